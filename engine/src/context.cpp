@@ -1,0 +1,89 @@
+// Context: chunked evaluation of token sequences against a KV cache.
+#include "context.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <new>
+
+namespace qe {
+
+Context::Context(const Model& model, const ContextParams& p, int32_t n_ctx, int32_t n_threads)
+    : model_(model),
+      n_threads_(n_threads),
+      n_batch_(std::min(p.n_batch, n_ctx)),
+      cache_(model.hparams().n_layer, n_ctx, model.hparams().kv_dim()),
+      scratch_(model.hparams(), std::min(p.n_batch, n_ctx), n_ctx, n_threads) {}
+
+Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextParams& p) {
+  const HParams& hp = model.hparams();
+  int32_t n_ctx = p.n_ctx;
+  if (n_ctx < 0) return error(Code::kInvalidArgument, "context size " + std::to_string(n_ctx) + " is negative");
+  if (n_ctx == 0) n_ctx = std::min(hp.n_ctx_train, 4096);
+  if (n_ctx > hp.n_ctx_train) {
+    return error(Code::kInvalidArgument, "context size " + std::to_string(n_ctx) +
+                                             " exceeds the model's trained context length " +
+                                             std::to_string(hp.n_ctx_train));
+  }
+  if (p.n_batch <= 0) return error(Code::kInvalidArgument, "batch size must be positive");
+  if (p.n_threads < 0) return error(Code::kInvalidArgument, "thread count must not be negative");
+  const int32_t n_threads = p.n_threads > 0 ? p.n_threads : omp_get_num_procs();
+  try {
+    auto ctx = std::unique_ptr<Context>(new Context(model, p, n_ctx, n_threads));
+    ctx->tokens_.reserve(static_cast<size_t>(n_ctx));
+    return ctx;
+  } catch (const std::bad_alloc&) {
+    return error(Code::kOutOfMemory,
+                 "not enough memory for a context of " + std::to_string(n_ctx) + " tokens (KV cache needs " +
+                     std::to_string(KvCache::bytes_per_token(hp.n_layer, hp.kv_dim()) * n_ctx >> 20) + " MiB)");
+  }
+}
+
+Status Context::eval(std::span<const int32_t> tokens, bool all_logits) {
+  const HParams& hp = model_.hparams();
+  if (tokens.empty()) return error(Code::kInvalidArgument, "no tokens to evaluate");
+  for (int32_t t : tokens) {
+    if (t < 0 || t >= hp.n_vocab) {
+      return error(Code::kInvalidArgument,
+                   "token id " + std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(hp.n_vocab) + ")");
+    }
+  }
+  if (static_cast<int64_t>(n_past_) + static_cast<int64_t>(tokens.size()) > n_ctx()) {
+    return error(Code::kContextFull, std::to_string(tokens.size()) + " tokens do not fit: " + std::to_string(n_past_) +
+                                         " of the " + std::to_string(n_ctx()) +
+                                         "-token context are used (raise it with -c)");
+  }
+  const auto n = static_cast<int32_t>(tokens.size());
+  n_logits_ = all_logits ? n : 1;
+  logits_.resize(static_cast<size_t>(n_logits_) * hp.n_vocab);
+  omp_set_num_threads(n_threads_);
+  for (int32_t i = 0; i < n; i += n_batch_) {
+    const int32_t len = std::min(n_batch_, n - i);
+    const bool last_chunk = i + len == n;
+    // Logits go straight to their rows; chunks before the last need none when !all_logits.
+    float* out = all_logits ? &logits_[static_cast<size_t>(i) * hp.n_vocab] : (last_chunk ? logits_.data() : nullptr);
+    forward(model_, cache_, scratch_, tokens.subspan(i, len), n_past_, all_logits, out);
+    n_past_ += len;
+  }
+  tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+  return {};
+}
+
+const float* Context::logits(int32_t i) const {
+  if (n_logits_ == 0) return nullptr;
+  if (i < 0) i = n_logits_ - 1;
+  if (i >= n_logits_) return nullptr;
+  return &logits_[static_cast<size_t>(i) * model_.hparams().n_vocab];
+}
+
+Status Context::truncate(int32_t n_keep) {
+  if (n_keep < 0 || n_keep > n_past_) {
+    return error(Code::kInvalidArgument, "cannot keep " + std::to_string(n_keep) + " of " + std::to_string(n_past_) + " positions");
+  }
+  n_past_ = n_keep;
+  tokens_.resize(static_cast<size_t>(n_keep));
+  n_logits_ = 0;
+  return {};
+}
+
+}  // namespace qe

@@ -1,0 +1,169 @@
+// Generic decoder forward pass, scalar reference: reads top to bottom like llama2.c's run.c.
+#include "forward.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "ref/ref.h"
+
+namespace qe {
+namespace {
+
+// out = x / sqrt(mean(x^2) + eps) * w, for one row of n.
+void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
+  double ss = 0.0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * inv * w[i];
+}
+
+// Rotary position embedding on one head of `head_dim`, rotating the first n_rot dims.
+// cs holds (cos, sin) per rotary pair for this position.
+void rope_head(float* x, const float* cs, int32_t n_rot, models::RopeStyle style) {
+  const int32_t half = n_rot / 2;
+  for (int32_t i = 0; i < half; ++i) {
+    // Normal style pairs neighbours (2i, 2i+1); NeoX pairs i with i + n_rot/2.
+    const int32_t a = style == models::RopeStyle::kNormal ? 2 * i : i;
+    const int32_t b = style == models::RopeStyle::kNormal ? 2 * i + 1 : i + half;
+    const float c = cs[2 * i], s = cs[2 * i + 1];
+    const float x0 = x[a], x1 = x[b];
+    x[a] = x0 * c - x1 * s;
+    x[b] = x0 * s + x1 * c;
+  }
+}
+
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+void matmul(const Matrix& w, const float* x, int64_t batch, float* y) {
+  ref::matmul(w.type, w.data, w.rows, w.cols, x, batch, y);
+}
+
+void add_bias(float* y, const std::vector<float>& b, int64_t batch) {
+  if (b.empty()) return;
+  const auto n = static_cast<int64_t>(b.size());
+  for (int64_t t = 0; t < batch; ++t)
+    for (int64_t i = 0; i < n; ++i) y[t * n + i] += b[static_cast<size_t>(i)];
+}
+
+}  // namespace
+
+ForwardScratch::ForwardScratch(const HParams& hp, int32_t n_batch_, int32_t n_ctx, int32_t n_threads)
+    : n_batch(n_batch_) {
+  const auto b = static_cast<size_t>(n_batch_);
+  x.resize(b * hp.n_embd);
+  h.resize(b * hp.n_embd);
+  q.resize(b * hp.q_dim());
+  k.resize(b * hp.kv_dim());
+  v.resize(b * hp.kv_dim());
+  att.resize(b * hp.q_dim());
+  o.resize(b * hp.n_embd);
+  gate.resize(b * hp.n_ff);
+  up.resize(b * hp.n_ff);
+  scores.resize(static_cast<size_t>(std::max(n_threads, 1)) * static_cast<size_t>(n_ctx));
+  cos_sin.resize(b * hp.n_rot);
+}
+
+void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<const int32_t> tokens,
+             int32_t n_past, bool all_logits, float* logits) {
+  const HParams& hp = model.hparams();
+  const ModelWeights& w = model.weights();
+  const auto n = static_cast<int64_t>(tokens.size());
+  QE_CHECK(n > 0 && n <= s.n_batch && n_past + n <= cache.n_ctx());
+  const int64_t d = hp.n_embd, hd = hp.head_dim, qd = hp.q_dim(), kvd = hp.kv_dim(), ff = hp.n_ff;
+  const int32_t group = hp.n_head / hp.n_head_kv;  // query heads per KV head
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+  // Token embeddings: x[t] = dequant(tok_embd row tokens[t]).
+  for (int64_t t = 0; t < n; ++t) {
+    const Matrix& e = w.tok_embd;
+    ref::dequantize_row(e.type, e.data + static_cast<size_t>(tokens[t]) * e.row_bytes, &s.x[t * d], d);
+  }
+
+  // Rotary angles, computed in double: theta_i = pos * base^(-2i/n_rot) / freq_factor_i.
+  const int32_t half = hp.n_rot / 2;
+  for (int64_t t = 0; t < n; ++t) {
+    const double pos = static_cast<double>(n_past + t);
+    for (int32_t i = 0; i < half; ++i) {
+      double theta = pos * std::pow(static_cast<double>(hp.rope_base), -2.0 * i / hp.n_rot);
+      if (!w.rope_freqs.empty()) theta /= w.rope_freqs[static_cast<size_t>(i)];
+      s.cos_sin[t * hp.n_rot + 2 * i] = static_cast<float>(std::cos(theta));
+      s.cos_sin[t * hp.n_rot + 2 * i + 1] = static_cast<float>(std::sin(theta));
+    }
+  }
+
+  for (int32_t l = 0; l < hp.n_layer; ++l) {
+    const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+
+    // Attention block: h = rmsnorm(x); q, k, v projections (+ bias); RoPE; cache write.
+    for (int64_t t = 0; t < n; ++t) rmsnorm(&s.h[t * d], &s.x[t * d], lw.attn_norm.data(), d, hp.rms_eps);
+    matmul(lw.wq, s.h.data(), n, s.q.data());
+    matmul(lw.wk, s.h.data(), n, s.k.data());
+    matmul(lw.wv, s.h.data(), n, s.v.data());
+    add_bias(s.q.data(), lw.bq, n);
+    add_bias(s.k.data(), lw.bk, n);
+    add_bias(s.v.data(), lw.bv, n);
+    for (int64_t t = 0; t < n; ++t) {
+      const float* cs = &s.cos_sin[t * hp.n_rot];
+      for (int32_t hq = 0; hq < hp.n_head; ++hq) rope_head(&s.q[t * qd + hq * hd], cs, hp.n_rot, model.arch().rope);
+      for (int32_t hk = 0; hk < hp.n_head_kv; ++hk) rope_head(&s.k[t * kvd + hk * hd], cs, hp.n_rot, model.arch().rope);
+      std::copy_n(&s.k[t * kvd], kvd, cache.k(l, n_past + static_cast<int32_t>(t)));
+      std::copy_n(&s.v[t * kvd], kvd, cache.v(l, n_past + static_cast<int32_t>(t)));
+    }
+
+    // Causal attention, one (token, head) pair per iteration: token t sees positions <= n_past+t.
+    const int64_t pairs = n * hp.n_head;
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < pairs; ++p) {
+      const int64_t t = p / hp.n_head;
+      const int32_t hq = static_cast<int32_t>(p % hp.n_head);
+      const int32_t hk = hq / group;
+      const int32_t n_kv = n_past + static_cast<int32_t>(t) + 1;
+      float* sc = &s.scores[static_cast<size_t>(omp_get_thread_num()) * cache.n_ctx()];
+      const float* qh = &s.q[t * qd + hq * hd];
+      float mx = -INFINITY;
+      for (int32_t j = 0; j < n_kv; ++j) {
+        const float* kh = cache.k(l, j) + hk * hd;
+        float dot = 0.0f;
+        for (int64_t i = 0; i < hd; ++i) dot += qh[i] * kh[i];
+        sc[j] = dot * scale;
+        mx = std::max(mx, sc[j]);
+      }
+      double sum = 0.0;
+      for (int32_t j = 0; j < n_kv; ++j) {
+        sc[j] = std::exp(sc[j] - mx);
+        sum += sc[j];
+      }
+      const auto inv = static_cast<float>(1.0 / sum);
+      float* out = &s.att[t * qd + hq * hd];
+      std::fill_n(out, hd, 0.0f);
+      for (int32_t j = 0; j < n_kv; ++j) {
+        const float* vh = cache.v(l, j) + hk * hd;
+        const float pj = sc[j] * inv;
+        for (int64_t i = 0; i < hd; ++i) out[i] += pj * vh[i];
+      }
+    }
+    matmul(lw.wo, s.att.data(), n, s.o.data());
+    for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.o[i];
+
+    // Feed-forward block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
+    for (int64_t t = 0; t < n; ++t) rmsnorm(&s.h[t * d], &s.x[t * d], lw.ffn_norm.data(), d, hp.rms_eps);
+    matmul(lw.w_gate, s.h.data(), n, s.gate.data());
+    matmul(lw.w_up, s.h.data(), n, s.up.data());
+    for (int64_t i = 0; i < n * ff; ++i) s.gate[i] = silu(s.gate[i]) * s.up[i];
+    matmul(lw.w_down, s.gate.data(), n, s.o.data());
+    for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.o[i];
+  }
+
+  // Logits for every token, or only the last (none when the caller passes no buffer).
+  if (logits == nullptr) return;
+  const int64_t first = all_logits ? 0 : n - 1;
+  const int64_t m = n - first;
+  for (int64_t t = 0; t < m; ++t) {
+    rmsnorm(&s.h[t * d], &s.x[(first + t) * d], w.output_norm.data(), d, hp.rms_eps);
+  }
+  matmul(w.output, s.h.data(), m, logits);
+}
+
+}  // namespace qe
