@@ -1,0 +1,117 @@
+// Shared pieces of the qengine subcommands: flags, model loading with progress, errors.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "qengine/qengine.h"
+
+namespace qe::app {
+
+// A failure to report as "qengine: error: ..." with exit status 1.
+struct Failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Throws Failure with the library's message when s is not QE_OK.
+void check(qe_status s, const std::string& what);
+
+// Flags shared by the generating subcommands.
+struct GenFlags {
+  std::string model;
+  std::string prompt;
+  std::string prompt_file;
+  int32_t n_predict = -1;
+  int32_t n_ctx = 0;
+  int32_t n_batch = 512;
+  int32_t n_threads = 0;
+  float temp = 0.8f;
+  int32_t top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int32_t repeat_last_n = 64;
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  std::optional<uint64_t> seed;
+  std::vector<std::string> stop;
+  std::string chat_template;
+  std::string system;
+  bool verbose = false;
+};
+
+// Adds -m, -c, -t (every model subcommand).
+void add_model_flags(CLI::App* cmd, GenFlags* f);
+// Adds -p, -f, -n, sampling flags, --stop, --verbose.
+void add_gen_flags(CLI::App* cmd, GenFlags* f);
+
+struct ModelFree {
+  void operator()(qe_model* m) const { qe_model_free(m); }
+};
+struct ContextFree {
+  void operator()(qe_context* c) const { qe_context_free(c); }
+};
+struct SamplerFree {
+  void operator()(qe_sampler* s) const { qe_sampler_free(s); }
+};
+using ModelPtr = std::unique_ptr<qe_model, ModelFree>;
+using ContextPtr = std::unique_ptr<qe_context, ContextFree>;
+using SamplerPtr = std::unique_ptr<qe_sampler, SamplerFree>;
+
+// Loads with a progress bar on stderr when it is a terminal.
+ModelPtr load_model(const std::string& path);
+ContextPtr make_context(qe_model* m, const GenFlags& f);
+SamplerPtr make_sampler(const GenFlags& f);
+
+// The prompt from -p, -f, or standard input when neither is given.
+std::string read_prompt(const GenFlags& f);
+std::string read_file(const std::string& path);
+std::string read_stdin();
+
+// Renders messages with the model's (or the --chat-template) chat template.
+std::string render_chat(qe_model* m, const std::string& template_name,
+                        const std::vector<std::pair<std::string, std::string>>& messages, bool add_assistant);
+// Number of tokens in text (parse_special, with BOS as generation would add it).
+size_t count_tokens(qe_model* m, const std::string& text);
+
+// Progress bar for long operations: "label [#####     ] 42%" on stderr, only on a terminal.
+class Progress {
+ public:
+  explicit Progress(std::string label);
+  ~Progress();
+  void update(float fraction);
+  static void callback(float fraction, void* self) { static_cast<Progress*>(self)->update(fraction); }
+
+ private:
+  std::string label_;
+  bool tty_;
+  int last_ = -1;
+};
+
+int cmd_complete(const GenFlags& f, bool chat);
+int cmd_chat(const GenFlags& f);
+struct TokenizeFlags {
+  std::string model;
+  std::string prompt;
+  bool ids = false;
+  bool no_bos = false;
+  bool use_stdin = false;
+  bool parse_special = false;
+};
+int cmd_tokenize(const TokenizeFlags& f);
+int cmd_info(const std::string& path, bool all);
+struct SynthFlags {
+  std::string preset;
+  std::string type = "Q4_0";
+  std::string out;
+  uint64_t seed = 1;
+  int32_t n_layer = 0;
+};
+int cmd_synth(const SynthFlags& f);
+
+}  // namespace qe::app

@@ -1,0 +1,78 @@
+// qengine: the command-line front end; every subcommand goes through the public C API.
+#include <cstdio>
+#include <string>
+
+#include "common.h"
+
+int main(int argc, char** argv) {
+  using namespace qe::app;
+  CLI::App app{"qengine: run quantized LLMs (GGUF) on the CPU.\n\n"
+               "Examples:\n"
+               "  qengine complete -m model.gguf --chat -p \"What is the capital of France?\"\n"
+               "  qengine chat -m model.gguf\n"
+               "  qengine info model.gguf\n"
+               "  qengine synth --preset tinyllama-1.1b --type Q4_0 -o tiny.gguf\n",
+               "qengine"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("qengine ") + qe_version());
+
+  GenFlags gen;
+  bool as_chat = false;
+  auto* complete = app.add_subcommand("complete", "continue a prompt; the generated text goes to stdout, logs to stderr");
+  add_model_flags(complete, &gen);
+  add_gen_flags(complete, &gen);
+  complete->add_flag("--chat", as_chat, "wrap the prompt as one user turn in the model's chat template");
+
+  GenFlags chat_flags;
+  auto* chat = app.add_subcommand("chat", "interactive multi-turn chat (/reset clears the history, Ctrl-D exits)");
+  add_model_flags(chat, &chat_flags);
+  add_gen_flags(chat, &chat_flags);
+
+  TokenizeFlags tk;
+  auto* tokenize = app.add_subcommand("tokenize", "print the tokens of a text");
+  tokenize->add_option("-m,--model", tk.model, "GGUF model (or vocabulary-only) file")->required()->check(CLI::ExistingFile);
+  tokenize->add_option("-p,--prompt", tk.prompt, "text to tokenize (default: standard input)");
+  tokenize->add_flag("--stdin", tk.use_stdin, "read the text from standard input");
+  tokenize->add_flag("--ids", tk.ids, "print only the ids, space-separated");
+  tokenize->add_flag("--no-bos", tk.no_bos, "do not add the BOS token");
+  tokenize->add_flag("--parse-special", tk.parse_special, "turn special-token texts such as <|im_start|> into their ids");
+
+  std::string info_path, info_model;
+  bool info_all = false;
+  auto* info = app.add_subcommand("info", "print a GGUF file's metadata and tensor table");
+  info->add_option("file", info_path, "GGUF file")->check(CLI::ExistingFile);
+  info->add_option("-m,--model", info_model, "GGUF file (same as the positional argument)")->check(CLI::ExistingFile);
+  info->add_flag("-a,--all", info_all, "print arrays and long values in full");
+
+  SynthFlags sy;
+  auto* synth = app.add_subcommand("synth", "write a random-weight model with the shape of a real one (for benchmarks and tests)");
+  synth->add_option("--preset", sy.preset, std::string("model shape: ") + qe_synth_presets())->required();
+  synth->add_option("--type", sy.type, "weight type: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K or Q4_K_M");
+  synth->add_option("-o,--output", sy.out, "output GGUF file")->required();
+  synth->add_option("--seed", sy.seed, "random seed of the weights");
+  synth->add_option("--layers", sy.n_layer, "override the number of layers")->check(CLI::NonNegativeNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    if (complete->parsed()) return cmd_complete(gen, as_chat);
+    if (chat->parsed()) return cmd_chat(chat_flags);
+    if (tokenize->parsed()) return cmd_tokenize(tk);
+    if (info->parsed()) {
+      if (info_path.empty() == info_model.empty()) throw Failure("give one GGUF file: qengine info FILE");
+      return cmd_info(info_path.empty() ? info_model : info_path, info_all);
+    }
+    if (synth->parsed()) return cmd_synth(sy);
+  } catch (const Failure& e) {
+    std::fprintf(stderr, "qengine: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qengine: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
