@@ -177,8 +177,8 @@ typedef struct qe_block_q5_K {
 } qe_block_q5_K;
 
 /* Q6_K: sub-block j (16 elements): x = d * scales[j] * (q - 32), q in [0, 63].
- * Element e = 128*h + 64*k + t (h, k < 2, t < 64): low 4 bits are nibble k of ql[64*h + t];
- * with t = 32*(s & 1) + l and s = 2k + t/32, high 2 bits are bits 2s..2s+1 of qh[32*h + l]. */
+ * Element e = 128*h + 64*k + t (h, k < 2, t < 64): low 4 bits are nibble k of ql[64*h + t],
+ * high 2 bits are bits 2s..2s+1 of qh[32*h + t%32] with s = 2k + t/32. */
 typedef struct qe_block_q6_K {
   uint8_t ql[128];
   uint8_t qh[64];
