@@ -271,7 +271,9 @@ File::~File() {
 Result<std::unique_ptr<File>> File::open(const std::string& path) {
   std::unique_ptr<File> f(new File());
   f->path_ = path;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would otherwise wait forever for a writer before the regular-file
+  // check below can reject it; it changes nothing for regular files.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return error(Code::kIoError, path + ": cannot open: " + std::strerror(errno));
   struct stat st {};
   if (fstat(fd, &st) != 0) {
@@ -661,6 +663,17 @@ Status Writer::add_tensor_lazy(std::string name, uint32_t type, std::vector<uint
 }
 
 Status Writer::write(const std::string& path) const {
+  // Readers lay the file out by the general.alignment it declares, so a key set with set() wins
+  // over the constructor argument; anything but a power of two would make an unreadable file.
+  uint64_t alignment = alignment_;
+  for (const auto& [key, value] : kv_) {
+    const auto* u = std::get_if<uint64_t>(&value.v);
+    if (key == "general.alignment" && u != nullptr) alignment = *u;
+  }
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > kMaxAlignment) {
+    return error(Code::kInvalidArgument, path + ": alignment " + std::to_string(alignment) +
+                                             " is not a power of two up to 1 MiB");
+  }
   const std::string tmp = path + ".tmp";
   {
     std::ofstream os(tmp, std::ios::binary | std::ios::trunc);
@@ -671,7 +684,7 @@ Status Writer::write(const std::string& path) const {
     o.put<uint64_t>(tensors_.size());
     const bool has_alignment = std::any_of(kv_.begin(), kv_.end(),
                                            [](const auto& kv) { return kv.first == "general.alignment"; });
-    const bool write_alignment = !has_alignment && alignment_ != 32;
+    const bool write_alignment = !has_alignment && alignment != 32;
     o.put<uint64_t>(kv_.size() + (write_alignment ? 1 : 0));
     for (const auto& [key, value] : kv_) {
       o.put_string(key);
@@ -679,7 +692,7 @@ Status Writer::write(const std::string& path) const {
     }
     if (write_alignment) {
       o.put_string("general.alignment");
-      put_value(o, Value::u32(static_cast<uint32_t>(alignment_)));
+      put_value(o, Value::u32(static_cast<uint32_t>(alignment)));
     }
     uint64_t offset = 0;
     for (const auto& t : tensors_) {
@@ -688,9 +701,9 @@ Status Writer::write(const std::string& path) const {
       for (uint64_t d : t.dims) o.put<uint64_t>(d);
       o.put<uint32_t>(t.type);
       o.put<uint64_t>(offset);
-      offset += (t.n_bytes + alignment_ - 1) / alignment_ * alignment_;
+      offset += (t.n_bytes + alignment - 1) / alignment * alignment;
     }
-    o.pad_to(alignment_);
+    o.pad_to(alignment);
     std::vector<uint8_t> scratch;
     for (const auto& t : tensors_) {
       if (t.fill) {
@@ -700,7 +713,7 @@ Status Writer::write(const std::string& path) const {
       } else {
         o.put_bytes(t.data.data(), t.n_bytes);
       }
-      o.pad_to(alignment_);
+      o.pad_to(alignment);
     }
     os.flush();
     if (!os) {
