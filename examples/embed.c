@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   }
 
   qe_context_params cparams = qe_context_default_params();
-  cparams.n_ctx = 1024;
+  cparams.n_ctx = 0; /* the model's trained length, at most 4096 */
   qe_context* ctx = NULL;
   if (qe_context_create(model, &cparams, &ctx) != QE_OK) {
     qe_model_free(model);

@@ -14,22 +14,14 @@
 
 #include "qengine/qengine.h"
 #include "qengine/qengine.hpp"
+#include "test_env.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : fallback;
-}
-
-std::string testdata() { return env_or("QE_TESTDATA", std::string(QE_SOURCE_DIR) + "/../shared/testdata"); }
-
-std::string default_model() {
-  const std::string dir = env_or("QE_MODELS", env_or("HOME", "/root") + "/.cache/qengine");
-  return dir + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+using qe::test::default_model;
+using qe::test::testdata_dir;
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -77,8 +69,8 @@ std::string generate_text(qengine::Model& m, const std::string& prompt, uint64_t
 }
 
 TEST(EndToEnd, Stories260kGreedyMatchesLlama2c) {
-  const std::string model = testdata() + "/models/stories260K.gguf";
-  const std::string ref = testdata() + "/models/stories260K.greedy200.txt";
+  const std::string model = testdata_dir() + "/models/stories260K.gguf";
+  const std::string ref = testdata_dir() + "/models/stories260K.greedy200.txt";
   if (!fs::exists(model) || !fs::exists(ref)) GTEST_SKIP() << "missing test data: " << model << " or " << ref;
   qengine::Model m(model);
   qengine::Context ctx(m);
@@ -214,15 +206,15 @@ TEST_F(SynthModel, StopStringsEndGenerationAndAreNotEmitted) {
 }
 
 TEST_F(SynthModel, CommandLineErrorsExitNonZero) {
-  const char* qengine = std::getenv("QE_QENGINE");
-  if (qengine == nullptr) GTEST_SKIP() << "QE_QENGINE is not set";
+  const std::string qengine = qe::test::qengine_binary();
+  if (qengine.empty()) GTEST_SKIP() << "QE_QENGINE is not set";
   std::string out;
-  EXPECT_NE(run(std::string(qengine) + " complete -m " + path_ + " --temp -1 -p hi 2>&1", &out), 0);
-  EXPECT_NE(run(std::string(qengine) + " complete -m " + path_ + " --no-such-flag 2>&1", &out), 0);
-  EXPECT_NE(run(std::string(qengine) + " complete -m /nonexistent.gguf -p hi 2>&1", &out), 0);
-  EXPECT_EQ(run(std::string(qengine) + " complete -m " + path_ + " -c 8 -p \"" + std::string(100, 'x') + "\" 2>&1", &out), 1);
+  EXPECT_NE(run(qengine + " complete -m " + path_ + " --temp -1 -p hi 2>&1", &out), 0);
+  EXPECT_NE(run(qengine + " complete -m " + path_ + " --no-such-flag 2>&1", &out), 0);
+  EXPECT_NE(run(qengine + " complete -m /nonexistent.gguf -p hi 2>&1", &out), 0);
+  EXPECT_EQ(run(qengine + " complete -m " + path_ + " -c 8 -p \"" + std::string(100, 'x') + "\" 2>&1", &out), 1);
   EXPECT_NE(out.find("context"), std::string::npos) << out;
-  EXPECT_EQ(run("printf 'hello world' | " + std::string(qengine) + " tokenize -m " + path_ + " --ids --no-bos --stdin", &out), 0);
+  EXPECT_EQ(run("printf 'hello world' | " + qengine + " tokenize -m " + path_ + " --ids --no-bos --stdin", &out), 0);
   qengine::Model m(path_);
   const std::vector<int32_t> ids = m.tokenize("hello world", false);
   std::string expect;

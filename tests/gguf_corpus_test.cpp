@@ -1,4 +1,5 @@
 // Malformed-GGUF corpus: named corruptions of a valid file, every truncation, random byte flips, CLI.
+#include "test_env.h"
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -619,8 +620,9 @@ TEST_F(CorpusTest, RandomByteFlipsLoadOrFailCleanly) {
 // The CLI reports the same errors: "qengine: error: ..." naming the file, exit status 1.
 
 TEST_F(CorpusTest, CliInfoReportsBadFiles) {
-  const char* qengine = std::getenv("QE_QENGINE");
-  if (qengine == nullptr || *qengine == '\0') GTEST_SKIP() << "QE_QENGINE is not set";
+  const std::string qengine_path = qe::test::qengine_binary();
+  if (qengine_path.empty()) GTEST_SKIP() << "QE_QENGINE is not set";
+  const char* qengine = qengine_path.c_str();
   const std::vector<std::string> names = {"bad_magic", "version_4", "truncated_in_tensor_data_1",
                                           "overlap_partial", "key_bad_utf8_byte_ff", "empty_file"};
   const std::vector<Case> all = corpus();
