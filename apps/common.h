@@ -113,5 +113,15 @@ struct SynthFlags {
   int32_t n_layer = 0;
 };
 int cmd_synth(const SynthFlags& f);
+struct BenchFlags {
+  std::string model;
+  int32_t n_prompt = 512;
+  int32_t n_gen = 128;
+  int32_t reps = 5;
+  int32_t n_threads = 0;
+  int32_t n_batch = 512;
+  std::string output = "md";
+};
+int cmd_bench(const BenchFlags& f);
 
 }  // namespace qe::app

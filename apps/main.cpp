@@ -52,6 +52,16 @@ int main(int argc, char** argv) {
   synth->add_option("--seed", sy.seed, "random seed of the weights");
   synth->add_option("--layers", sy.n_layer, "override the number of layers")->check(CLI::NonNegativeNumber);
 
+  BenchFlags bf;
+  auto* bench = app.add_subcommand("bench", "measure prompt and decode tokens/s against the memory-bandwidth limit");
+  bench->add_option("-m,--model", bf.model, "GGUF model file")->required()->check(CLI::ExistingFile);
+  bench->add_option("-p,--n-prompt", bf.n_prompt, "prompt tokens per run (0: skip the prompt test)")->check(CLI::NonNegativeNumber);
+  bench->add_option("-n,--n-gen", bf.n_gen, "generated tokens per run (0: skip the decode test)")->check(CLI::NonNegativeNumber);
+  bench->add_option("-r,--repetitions", bf.reps, "runs per test (medians are reported)")->check(CLI::PositiveNumber);
+  bench->add_option("-t,--threads", bf.n_threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  bench->add_option("-b,--batch-size", bf.n_batch, "prompt tokens per forward pass")->check(CLI::PositiveNumber);
+  bench->add_option("-o,--output", bf.output, "md or json")->check(CLI::IsMember({"md", "json"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -67,6 +77,7 @@ int main(int argc, char** argv) {
       return cmd_info(info_path.empty() ? info_model : info_path, info_all);
     }
     if (synth->parsed()) return cmd_synth(sy);
+    if (bench->parsed()) return cmd_bench(bf);
   } catch (const Failure& e) {
     std::fprintf(stderr, "qengine: error: %s\n", e.what());
     return 1;

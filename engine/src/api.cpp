@@ -235,6 +235,7 @@ qe_status qe_model_describe(const qe_model* model, qe_model_desc* d) {
     d->n_ff = hp.n_ff;
     d->n_params = model->m->n_params();
     d->weight_bytes = model->m->weight_bytes();
+    d->weight_type = qe_type_get(model->m->dominant_type())->name;
     return QE_OK;
   });
 }

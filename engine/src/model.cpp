@@ -1,6 +1,7 @@
 // Model loading: hyper-parameters from metadata, tensor shape validation, weight views.
 #include "model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "ref/ref.h"
@@ -221,6 +222,10 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const Progre
     QE_RETURN_IF_ERROR(ld.matrix(name("ffn_down.weight"), d, hp.n_ff, &l.w_down));
     if (progress) progress(0.5f * static_cast<float>(i + 1) / static_cast<float>(hp.n_layer));
   }
+
+  std::vector<uint64_t> bytes_by_type(QE_TYPE_COUNT, 0);
+  for (const auto& t : f.tensors()) bytes_by_type[t.type] += t.n_bytes;
+  m->dominant_type_ = static_cast<qe_type>(std::max_element(bytes_by_type.begin(), bytes_by_type.end()) - bytes_by_type.begin());
 
   // Fault the weight pages in now, so the first token is not slowed by page faults; this is
   // the part of a load that takes time on a cold cache, hence the progress reports.

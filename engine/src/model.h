@@ -80,6 +80,7 @@ class Model {
   std::string name() const;
   uint64_t n_params() const { return n_params_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
+  qe_type dominant_type() const { return dominant_type_; }  // the type holding most weight bytes
 
  private:
   Model() = default;
@@ -91,6 +92,7 @@ class Model {
   std::string chat_template_;
   uint64_t n_params_ = 0;
   uint64_t weight_bytes_ = 0;
+  qe_type dominant_type_ = QE_TYPE_F32;
 };
 
 }  // namespace qe

@@ -97,6 +97,7 @@ typedef struct qe_model_desc {
   int32_t n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff;
   uint64_t n_params;
   uint64_t weight_bytes;    /* bytes of weights read per token */
+  const char* weight_type;  /* the type holding most weight bytes, e.g. "Q4_1" */
 } qe_model_desc;
 QE_API qe_status qe_model_describe(const qe_model* model, qe_model_desc* desc);
 /* The model's own chat template text ("" when the file has none). */

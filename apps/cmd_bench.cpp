@@ -1,0 +1,135 @@
+// qengine bench: prompt-processing and decode throughput, llama-bench style, with the machine's
+// memory bandwidth measured in the same run so decode speed reads as a share of its limit.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+namespace qe::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct Stats {
+  double median = 0, stddev = 0;
+};
+
+Stats summarize(std::vector<double> v) {
+  Stats s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  s.median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(n);
+  double ss = 0;
+  for (double x : v) ss += (x - mean) * (x - mean);
+  s.stddev = n > 1 ? std::sqrt(ss / static_cast<double>(n - 1)) : 0.0;
+  return s;
+}
+
+// Read bandwidth in GB/s: `threads` threads sum a 1 GiB array; best of several passes.
+double measure_bandwidth(int threads) {
+  const size_t n = (size_t{1} << 30) / sizeof(uint64_t);
+  std::unique_ptr<uint64_t[]> a(new uint64_t[n]);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (size_t i = 0; i < n; ++i) a[i] = i;  // first touch by the reading thread
+  double best = 0;
+  uint64_t sink = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    const auto t0 = Clock::now();
+    uint64_t total = 0;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
+    for (size_t i = 0; i < n; i += 4) total += a[i] + a[i + 1] + a[i + 2] + a[i + 3];
+    const double s = seconds_since(t0);
+    sink += total;
+    best = std::max(best, static_cast<double>(n * sizeof(uint64_t)) / s / 1e9);
+  }
+  if (sink == 42) std::fprintf(stderr, " ");  // keep the reads
+  return best;
+}
+
+}  // namespace
+
+int cmd_bench(const BenchFlags& f) {
+  ModelPtr model = load_model(f.model);
+  qe_model_desc d{};
+  check(qe_model_describe(model.get(), &d), "describing the model");
+  const int threads = f.n_threads > 0 ? f.n_threads : omp_get_num_procs();
+  std::fprintf(stderr, "bench: measuring read bandwidth with %d threads...\n", threads);
+  const double bw = measure_bandwidth(threads);
+
+  GenFlags g;
+  g.n_ctx = std::min(d.n_ctx_train, f.n_prompt + f.n_gen + 1);
+  g.n_threads = threads;
+  g.n_batch = f.n_batch;
+  // Token ids spread over the vocabulary, fixed so runs compare.
+  std::vector<int32_t> prompt(static_cast<size_t>(std::max(f.n_prompt, 1)));
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 13) % static_cast<size_t>(d.n_vocab));
+
+  std::vector<double> pp, tg;
+  for (int r = 0; r < f.reps + 1; ++r) {  // the first repetition warms caches and is dropped
+    ContextPtr ctx = make_context(model.get(), g);
+    if (f.n_prompt > 0) {
+      const auto t0 = Clock::now();
+      check(qe_eval(ctx.get(), prompt.data(), prompt.size(), false), "prompt");
+      if (r > 0) pp.push_back(f.n_prompt / seconds_since(t0));
+    }
+    if (f.n_gen > 0) {
+      check(qe_context_truncate(ctx.get(), 0), "reset");
+      int32_t tok = prompt[0];
+      const auto t0 = Clock::now();
+      for (int i = 0; i < f.n_gen; ++i) {
+        check(qe_eval(ctx.get(), &tok, 1, false), "decode");
+        tok = static_cast<int32_t>((tok * 31 + 7) % d.n_vocab);
+      }
+      if (r > 0) tg.push_back(f.n_gen / seconds_since(t0));
+    }
+  }
+  const Stats sp = summarize(pp), sg = summarize(tg);
+  // Decode reads every weight once per token (the KV cache is small at these lengths).
+  const double bytes = static_cast<double>(d.weight_bytes);
+  const double limit = bw * 1e9 / bytes;
+  const double pct = sg.median > 0 ? 100.0 * sg.median / limit : 0.0;
+
+  if (f.output == "json") {
+    nlohmann::json arr = nlohmann::json::array();
+    auto row = [&](const char* test, int n_p, int n_g, const Stats& s, bool decode) {
+      arr.push_back({{"model", d.name}, {"test", test}, {"weight_type", d.weight_type}, {"act", "f32"}, {"kv", "f32"},
+                     {"threads", threads}, {"n_prompt", n_p}, {"n_gen", n_g}, {"tokens_per_s", s.median},
+                     {"stddev", s.stddev}, {"bytes_per_token", d.weight_bytes}, {"bandwidth_gbs", bw},
+                     {"pct_of_limit", decode ? pct : 0.0}, {"reps", f.reps}});
+    };
+    if (f.n_prompt > 0) row(("pp" + std::to_string(f.n_prompt)).c_str(), f.n_prompt, 0, sp, false);
+    if (f.n_gen > 0) row(("tg" + std::to_string(f.n_gen)).c_str(), 0, f.n_gen, sg, true);
+    std::printf("%s\n", arr.dump(2).c_str());
+    return 0;
+  }
+  std::printf("| model | type | params | weights MiB | threads | test | tokens/s | stddev | %% of bandwidth limit |\n");
+  std::printf("|---|---|---:|---:|---:|---|---:|---:|---:|\n");
+  if (f.n_prompt > 0) {
+    std::printf("| %s | %s | %.1fM | %.1f | %d | pp%d | %.2f | %.2f | |\n", d.name, d.weight_type,
+                static_cast<double>(d.n_params) / 1e6, bytes / (1 << 20), threads, f.n_prompt, sp.median, sp.stddev);
+  }
+  if (f.n_gen > 0) {
+    std::printf("| %s | %s | %.1fM | %.1f | %d | tg%d | %.2f | %.2f | %.1f%% |\n", d.name, d.weight_type,
+                static_cast<double>(d.n_params) / 1e6, bytes / (1 << 20), threads, f.n_gen, sg.median, sg.stddev, pct);
+  }
+  std::printf("\nread bandwidth %.1f GB/s (%d threads); %.1f MB of weights per token; decode limit %.1f tokens/s; "
+              "medians over %d runs\n", bw, threads, bytes / 1e6, limit, f.reps);
+  return 0;
+}
+
+}  // namespace qe::app
