@@ -1,5 +1,4 @@
 // Malformed-GGUF corpus: named corruptions of a valid file, every truncation, random byte flips, CLI.
-#include "test_env.h"
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,6 +18,7 @@
 
 #include "format/qe_format.h"
 #include "gguf.h"
+#include "test_env.h"
 
 namespace qe::gguf {
 namespace {

@@ -15,6 +15,7 @@
 #include "tokenizer.h"
 #include "unicode.h"
 #include "vocab.h"
+#include "test_env.h"
 
 namespace qe::tok {
 namespace {
@@ -22,15 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 using Ids = std::vector<int32_t>;
 
-// $QE_TESTDATA, else shared/testdata beside the checkout (the test list is built when the
-// binary is first run, by CTest's discovery, which does not see the test environment).
-fs::path testdata_dir() {
-  if (const char* env = std::getenv("QE_TESTDATA"); env != nullptr && *env != '\0') return env;
-#ifdef QE_SOURCE_DIR
-  if (fs::path p = fs::path(QE_SOURCE_DIR) / ".." / "shared" / "testdata"; fs::exists(p)) return p;
-#endif
-  return "/work/shared/testdata";
-}
+// $QE_TESTDATA, else the build's default (../shared/testdata beside the checkout).
+fs::path testdata_dir() { return qe::test::testdata_dir(); }
 
 fs::path tokenizers_dir() { return testdata_dir() / "tokenizers"; }
 
@@ -195,11 +189,7 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(VocabVectors);
 
 // --- SmolLM2's real vocabulary (byte-level BPE, pre "smollm", ChatML special tokens) -----------
 
-fs::path smollm2_path() {
-  if (const char* env = std::getenv("QE_SMOLLM2_GGUF"); env != nullptr && *env != '\0') return env;
-  const char* home = std::getenv("HOME");
-  return fs::path(home != nullptr ? home : "/root") / ".cache/qengine/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+fs::path smollm2_path() { return qe::test::default_model(); }
 
 TEST(SmolLM2Vocab, ChatTokensAndKnownIds) {
   const fs::path path = smollm2_path();
