@@ -1,0 +1,6 @@
+// avx512 kernel table (placeholder until its kernels land: no types, so dispatch falls back).
+#include "cpu/cpu_kernels.h"
+
+namespace qe::cpu {
+const KernelTable* avx512_table() { return nullptr; }
+}  // namespace qe::cpu

@@ -1,0 +1,8 @@
+// On Arm builds the x86 tables do not exist.
+#include "cpu/cpu_kernels.h"
+
+namespace qe::cpu {
+const KernelTable* avx2_table() { return nullptr; }
+const KernelTable* avx512_table() { return nullptr; }
+const KernelTable* avx512vnni_table() { return nullptr; }
+}  // namespace qe::cpu
