@@ -7,7 +7,8 @@ note() { echo "install-deps: $*" >&2; }
 
 packages=(build-essential cmake pkg-config git python3 python3-pip
           libsentencepiece-dev libpcre2-dev libcli11-dev nlohmann-json3-dev
-          googletest libgtest-dev libgmock-dev libbenchmark-dev)
+          googletest libgtest-dev libgmock-dev libbenchmark-dev
+          g++-aarch64-linux-gnu qemu-user)  # the aarch64 kernel cross-test (test-neon.sh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

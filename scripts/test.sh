@@ -13,6 +13,7 @@ jobs="$(nproc)"
 echo "== Release build" >&2
 QE_BUILD_DIR=build ./scripts/build.sh
 (cd build && ctest --output-on-failure -j "$jobs")
+./scripts/test-neon.sh  # the kernel tests again, cross-compiled for aarch64, under qemu
 
 echo "== ASan+UBSan build (CPU tests)" >&2
 QE_BUILD_DIR=build-asan ./scripts/build.sh -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQE_SANITIZE=ON -DQE_CUDA=OFF

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# scripts/test-neon.sh: cross-compiles the kernel library and kernel tests for aarch64 and runs
+# them under qemu-aarch64 -cpu max, so the neon, neon-dotprod and neon-i8mm tables are checked
+# against the reference and the A8 specification on an x86 host. Needs g++-aarch64-linux-gnu,
+# qemu-user and googletest (scripts/install-deps.sh). Build dir: build-neon/ (or QE_NEON_BUILD_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build="${QE_NEON_BUILD_DIR:-build-neon}"
+jobs="${QE_JOBS:-$(nproc)}"
+for tool in aarch64-linux-gnu-g++ qemu-aarch64; do
+  command -v "$tool" >/dev/null || { echo "test-neon: error: $tool not found; run scripts/install-deps.sh" >&2; exit 1; }
+done
+
+echo "== aarch64 cross build (kernels_tests) in $build" >&2
+cmake -S kernels/neon/cross -B "$build" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_TOOLCHAIN_FILE="$PWD/scripts/aarch64-linux-gnu.cmake" >/dev/null
+cmake --build "$build" -j "$jobs" --target kernels_tests
+
+echo "== kernels_tests under qemu-aarch64 -cpu max" >&2
+# qemu's cpu "max" has every extension it emulates (dotprod, i8mm): the harness runs each table.
+exec qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu "$build/kernels_tests" --gtest_brief=1 "$@"
