@@ -23,7 +23,7 @@ qemu() { local cpu="$1"; shift; qemu-aarch64 -cpu "$cpu" -L /usr/aarch64-linux-g
 # qemu's "max" cpu has every extension it emulates (dotprod, i8mm): the harness must then run
 # every Arm table, which also proves the hwcaps detection in kernels/cpu/dispatch.cpp sees them.
 listed="$(qemu max --gtest_list_tests)"
-for isa in ${QE_NEON_ISAS:-neon neon_dotprod}; do
+for isa in ${QE_NEON_ISAS:-neon neon_dotprod neon_i8mm}; do
   grep -q "A8MatchesSpecBitForBit/$isa " <<< "$listed" || {
     echo "test-neon: error: the $isa table is not tested under qemu -cpu max (not detected or not built)" >&2
     exit 1

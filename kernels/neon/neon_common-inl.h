@@ -67,6 +67,7 @@ QE_NEON_INLINE uint8x16_t shift_u8(uint8x16_t v, int n) { return vshlq_u8(v, vdu
 // then sadalp folds pairs into int32. sadalp leaves rows 0,1 as [r0, r0, r1, r1] in `lo` and
 // rows 2,3 in `hi`; one addp at the end gives [r0, r1, r2, r3].
 struct MullDot {
+  static constexpr bool kPairs = false;  // no two-column primitive (see I8mmDot)
   // x group L broadcast to 8 bytes (4 bytes twice), the partner of a row pair's 8 weight bytes.
   template <int L>
   static QE_NEON_INLINE int8x8_t bcast(int8x16_t x) {
@@ -102,6 +103,7 @@ struct MullDot {
 // Armv8.2 dotprod: one sdot per group and lane. dot32 splits the 8 groups over two independent
 // accumulators so the sdot latency chain is 4 deep, not 8.
 struct SdotDot {
+  static constexpr bool kPairs = false;
   static QE_NEON_INLINE int32x4_t dot16(int32x4_t acc, const int8x16_t* w, int8x16_t x) {
     acc = vdotq_laneq_s32(acc, w[0], x, 0);
     acc = vdotq_laneq_s32(acc, w[1], x, 1);
@@ -112,6 +114,57 @@ struct SdotDot {
     const int32x4_t a = dot16(vdupq_n_s32(0), w, x0);
     const int32x4_t b = dot16(vdupq_n_s32(0), w + 4, x1);
     return vaddq_s32(a, b);
+  }
+};
+#endif
+
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+// Armv8.6 i8mm: smmla multiplies a 2x8 by an 8x2 int8 matrix into a 2x2 int32 one,
+//     c[i][j] += sum_{k<8} a[i][k] * b[j][k]      (a, b: 16-byte registers, rows of 8 bytes)
+// i.e. 32 multiply-adds per instruction against sdot's 16, when two activation columns share
+// the weights. The group layout converts for free in registers: zip1/zip2 on 32-bit lanes of the
+// groups 2m and 2m+1 give a = [row 0: 8 k | row 1: 8 k] and [row 2 | row 3] (prepared once per
+// piece, `zip`), and zip1/zip2 on 64-bit lanes of two columns' activations give b = [column u:
+// 8 k | column v: 8 k]. The 2x2 results [r0u, r0v, r1u, r1v] and [r2u, r2v, r3u, r3v] unzip into
+// the usual one-row-per-lane vectors of each column. With a single column (GEMV) there is nothing
+// to pair and the sdot primitives of SdotDot serve.
+struct I8mmDot : SdotDot {
+  static constexpr bool kPairs = true;
+  // w[8] (groups 0..7) -> a[8]: a[2m] = rows 0,1 and a[2m+1] = rows 2,3 of groups 2m, 2m+1.
+  static QE_NEON_INLINE void zip(const int8x16_t* w, int8x16_t* a) {
+    for (int m = 0; m < 4; ++m) {
+      const int32x4_t p = vreinterpretq_s32_s8(w[2 * m]), q = vreinterpretq_s32_s8(w[2 * m + 1]);
+      a[2 * m] = vreinterpretq_s8_s32(vzip1q_s32(p, q));
+      a[2 * m + 1] = vreinterpretq_s8_s32(vzip2q_s32(p, q));
+    }
+  }
+  // Accumulates 16 elements (a: 4 prepared registers, i.e. groups 4h..4h+3 starting at a + 4h)
+  // of columns u, v (16 activations each) into c01, c23.
+  static QE_NEON_INLINE void mm16(const int8x16_t* a, int8x16_t xu, int8x16_t xv, int32x4_t& c01, int32x4_t& c23) {
+    const int64x2_t u = vreinterpretq_s64_s8(xu), v = vreinterpretq_s64_s8(xv);
+    const int8x16_t b0 = vreinterpretq_s8_s64(vzip1q_s64(u, v)), b1 = vreinterpretq_s8_s64(vzip2q_s64(u, v));
+    c01 = vmmlaq_s32(c01, a[0], b0);
+    c23 = vmmlaq_s32(c23, a[1], b0);
+    c01 = vmmlaq_s32(c01, a[2], b1);
+    c23 = vmmlaq_s32(c23, a[3], b1);
+  }
+  static QE_NEON_INLINE void split(int32x4_t c01, int32x4_t c23, int32x4_t& ru, int32x4_t& rv) {
+    ru = vuzp1q_s32(c01, c23);
+    rv = vuzp2q_s32(c01, c23);
+  }
+  // Two columns of dot16 (groups 4h..4h+3 of the piece: pass a + 4h and that half's x).
+  static QE_NEON_INLINE void dot16x2(const int8x16_t* a, int8x16_t xu, int8x16_t xv, int32x4_t& ru, int32x4_t& rv) {
+    int32x4_t c01 = vdupq_n_s32(0), c23 = c01;
+    mm16(a, xu, xv, c01, c23);
+    split(c01, c23, ru, rv);
+  }
+  // Two columns of dot32: x0/x1 are the piece's two activation registers of each column.
+  static QE_NEON_INLINE void dot32x2(const int8x16_t* a, int8x16_t x0u, int8x16_t x1u, int8x16_t x0v, int8x16_t x1v,
+                                     int32x4_t& ru, int32x4_t& rv) {
+    int32x4_t c01 = vdupq_n_s32(0), c23 = c01;
+    mm16(a, x0u, x0v, c01, c23);
+    mm16(a + 4, x1u, x1v, c01, c23);
+    split(c01, c23, ru, rv);
   }
 };
 #endif

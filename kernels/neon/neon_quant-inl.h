@@ -389,12 +389,25 @@ struct A8Blocks32 {
       int8x16_t w[8];
       T::unpack(t, 0, w);
       const float32x4_t d = load_f16x4(t);
-      for (int c = 0; c < NC; ++c) {
-        const ActBlock32* a = reinterpret_cast<const ActBlock32*>(x + c * xs) + b;
-        const int32x4_t isum = T::fix(Dot::dot32(w, vld1q_s8(a->qs), vld1q_s8(a->qs + 16)));
-        acc[c] = vfmaq_f32(acc[c], vcvtq_f32_s32(isum), vmulq_n_f32(d, a->d));
+      const auto col = [&](int c) { return reinterpret_cast<const ActBlock32*>(x + c * xs) + b; };
+      const auto finish = [&](int c, int32x4_t raw) {
+        const ActBlock32* a = col(c);
+        acc[c] = vfmaq_f32(acc[c], vcvtq_f32_s32(T::fix(raw)), vmulq_n_f32(d, a->d));
         if constexpr (T::kHasMin)
           acc[c] = vfmaq_f32(acc[c], vmulq_n_f32(load_f16x4(t + 8), a->d), vdupq_n_f32(static_cast<float>(a->sum)));
+      };
+      if constexpr (Dot::kPairs && NC % 2 == 0) {  // i8mm: two columns per smmla
+        int8x16_t z[8];
+        Dot::zip(w, z);
+        for (int c = 0; c < NC; c += 2) {
+          int32x4_t iu, iv;
+          Dot::dot32x2(z, vld1q_s8(col(c)->qs), vld1q_s8(col(c)->qs + 16), vld1q_s8(col(c + 1)->qs),
+                       vld1q_s8(col(c + 1)->qs + 16), iu, iv);
+          finish(c, iu);
+          finish(c + 1, iv);
+        }
+      } else {
+        for (int c = 0; c < NC; ++c) finish(c, Dot::dot32(w, vld1q_s8(col(c)->qs), vld1q_s8(col(c)->qs + 16)));
       }
     }
     for (int c = 0; c < NC; ++c) out[c] = acc[c];
@@ -428,9 +441,18 @@ struct A8Q45K {
         int8x16_t w[8];
         T::unpack(t, s, w);
         const int32x4_t sc = T::sc(t, s);
-        for (int c = 0; c < NC; ++c) {
-          const int8_t* q = (reinterpret_cast<const qe_block_q8_K*>(x + c * xs) + b)->qs + 32 * s;
-          isum[c] = vmlaq_s32(isum[c], Dot::dot32(w, vld1q_s8(q), vld1q_s8(q + 16)), sc);
+        const auto xq = [&](int c) { return (reinterpret_cast<const qe_block_q8_K*>(x + c * xs) + b)->qs + 32 * s; };
+        if constexpr (Dot::kPairs && NC % 2 == 0) {
+          int8x16_t z[8];
+          Dot::zip(w, z);
+          for (int c = 0; c < NC; c += 2) {
+            int32x4_t du, dv;
+            Dot::dot32x2(z, vld1q_s8(xq(c)), vld1q_s8(xq(c) + 16), vld1q_s8(xq(c + 1)), vld1q_s8(xq(c + 1) + 16), du, dv);
+            isum[c] = vmlaq_s32(isum[c], du, sc);
+            isum[c + 1] = vmlaq_s32(isum[c + 1], dv, sc);
+          }
+        } else {
+          for (int c = 0; c < NC; ++c) isum[c] = vmlaq_s32(isum[c], Dot::dot32(w, vld1q_s8(xq(c)), vld1q_s8(xq(c) + 16)), sc);
         }
       }
       const float32x4_t d = load_f16x4(t), dmin = load_f16x4(t + 8);
@@ -465,10 +487,24 @@ struct A8K16 {
         T::unpack(t, n, w);
         int32x4_t sa, sb;
         T::sc2(t, n, &sa, &sb);
-        for (int c = 0; c < NC; ++c) {
-          const int8_t* q = (reinterpret_cast<const qe_block_q8_K*>(x + c * xs) + b)->qs + 32 * n;
-          isum[c] = vmlaq_s32(isum[c], Dot::dot16(vdupq_n_s32(0), w, vld1q_s8(q)), sa);
-          isum[c] = vmlaq_s32(isum[c], Dot::dot16(vdupq_n_s32(0), w + 4, vld1q_s8(q + 16)), sb);
+        const auto xq = [&](int c) { return (reinterpret_cast<const qe_block_q8_K*>(x + c * xs) + b)->qs + 32 * n; };
+        if constexpr (Dot::kPairs && NC % 2 == 0) {
+          int8x16_t z[8];
+          Dot::zip(w, z);
+          for (int c = 0; c < NC; c += 2) {
+            int32x4_t du, dv;
+            Dot::dot16x2(z, vld1q_s8(xq(c)), vld1q_s8(xq(c + 1)), du, dv);  // sub-block 2n
+            isum[c] = vmlaq_s32(isum[c], du, sa);
+            isum[c + 1] = vmlaq_s32(isum[c + 1], dv, sa);
+            Dot::dot16x2(z + 4, vld1q_s8(xq(c) + 16), vld1q_s8(xq(c + 1) + 16), du, dv);  // sub-block 2n+1
+            isum[c] = vmlaq_s32(isum[c], du, sb);
+            isum[c + 1] = vmlaq_s32(isum[c + 1], dv, sb);
+          }
+        } else {
+          for (int c = 0; c < NC; ++c) {
+            isum[c] = vmlaq_s32(isum[c], Dot::dot16(vdupq_n_s32(0), w, vld1q_s8(xq(c))), sa);
+            isum[c] = vmlaq_s32(isum[c], Dot::dot16(vdupq_n_s32(0), w + 4, vld1q_s8(xq(c) + 16)), sb);
+          }
         }
       }
       const float32x4_t d = load_f16x4(t);
