@@ -64,7 +64,7 @@ double measure_bandwidth(int threads) {
 }  // namespace
 
 int cmd_bench(const BenchFlags& f) {
-  ModelPtr model = load_model(f.model);
+  ModelPtr model = load_model(f.model, f.no_repack);
   qe_model_desc d{};
   check(qe_model_describe(model.get(), &d), "describing the model");
   const int threads = f.n_threads > 0 ? f.n_threads : omp_get_num_procs();
@@ -75,6 +75,8 @@ int cmd_bench(const BenchFlags& f) {
   g.n_ctx = std::min(d.n_ctx_train, f.n_prompt + f.n_gen + 1);
   g.n_threads = threads;
   g.n_batch = f.n_batch;
+  g.act = f.act;
+  const char* act_name = parse_act(f.act) == QE_ACT_Q8 ? "q8" : "f32";
   // Token ids spread over the vocabulary, fixed so runs compare.
   std::vector<int32_t> prompt(static_cast<size_t>(std::max(f.n_prompt, 1)));
   for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 13) % static_cast<size_t>(d.n_vocab));
@@ -107,7 +109,7 @@ int cmd_bench(const BenchFlags& f) {
   if (f.output == "json") {
     nlohmann::json arr = nlohmann::json::array();
     auto row = [&](const char* test, int n_p, int n_g, const Stats& s, bool decode) {
-      arr.push_back({{"model", d.name}, {"test", test}, {"weight_type", d.weight_type}, {"act", "f32"}, {"kv", "f32"},
+      arr.push_back({{"model", d.name}, {"test", test}, {"weight_type", d.weight_type}, {"act", act_name}, {"kv", "f32"},
                      {"threads", threads}, {"n_prompt", n_p}, {"n_gen", n_g}, {"tokens_per_s", s.median},
                      {"stddev", s.stddev}, {"bytes_per_token", d.weight_bytes}, {"bandwidth_gbs", bw},
                      {"pct_of_limit", decode ? pct : 0.0}, {"reps", f.reps}});
@@ -117,14 +119,14 @@ int cmd_bench(const BenchFlags& f) {
     std::printf("%s\n", arr.dump(2).c_str());
     return 0;
   }
-  std::printf("| model | type | params | weights MiB | threads | test | tokens/s | stddev | %% of bandwidth limit |\n");
-  std::printf("|---|---|---:|---:|---:|---|---:|---:|---:|\n");
+  std::printf("| model | type | act | params | weights MiB | threads | test | tokens/s | stddev | %% of bandwidth limit |\n");
+  std::printf("|---|---|---|---:|---:|---:|---|---:|---:|---:|\n");
   if (f.n_prompt > 0) {
-    std::printf("| %s | %s | %.1fM | %.1f | %d | pp%d | %.2f | %.2f | |\n", d.name, d.weight_type,
+    std::printf("| %s | %s | %s | %.1fM | %.1f | %d | pp%d | %.2f | %.2f | |\n", d.name, d.weight_type, act_name,
                 static_cast<double>(d.n_params) / 1e6, bytes / (1 << 20), threads, f.n_prompt, sp.median, sp.stddev);
   }
   if (f.n_gen > 0) {
-    std::printf("| %s | %s | %.1fM | %.1f | %d | tg%d | %.2f | %.2f | %.1f%% |\n", d.name, d.weight_type,
+    std::printf("| %s | %s | %s | %.1fM | %.1f | %d | tg%d | %.2f | %.2f | %.1f%% |\n", d.name, d.weight_type, act_name,
                 static_cast<double>(d.n_params) / 1e6, bytes / (1 << 20), threads, f.n_gen, sg.median, sg.stddev, pct);
   }
   std::printf("\nread bandwidth %.1f GB/s (%d threads); %.1f MB of weights per token; decode limit %.1f tokens/s; "

@@ -63,7 +63,7 @@ void describe(qe_model* m, qe_context* c) {
 
 int cmd_complete(const GenFlags& f, bool chat) {
   const std::string prompt = read_prompt(f);
-  ModelPtr model = load_model(f.model);
+  ModelPtr model = load_model(f.model, f.no_repack);
   ContextPtr ctx = make_context(model.get(), f);
   SamplerPtr sampler = make_sampler(f);
   if (f.verbose) describe(model.get(), ctx.get());
@@ -81,7 +81,7 @@ int cmd_complete(const GenFlags& f, bool chat) {
 }
 
 int cmd_chat(const GenFlags& f) {
-  ModelPtr model = load_model(f.model);
+  ModelPtr model = load_model(f.model, f.no_repack);
   ContextPtr ctx = make_context(model.get(), f);
   SamplerPtr sampler = make_sampler(f);
   if (f.verbose) describe(model.get(), ctx.get());

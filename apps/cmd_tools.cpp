@@ -81,6 +81,17 @@ int cmd_info(const std::string& path, bool all) {
   return 0;
 }
 
+int cmd_cpu_info() {
+  size_t n = 0;
+  qe_status s = qe_cpu_info(nullptr, 0, &n);
+  if (s != QE_ERR_BUFFER_TOO_SMALL) check(s, "cpu info");
+  std::string text(n + 1, '\0');
+  check(qe_cpu_info(text.data(), text.size(), &n), "cpu info");
+  text.resize(n);
+  std::printf("%s", text.c_str());
+  return 0;
+}
+
 int cmd_synth(const SynthFlags& f) {
   qe_synth_params p = qe_synth_default_params();
   p.preset = f.preset.c_str();

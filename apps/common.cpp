@@ -25,6 +25,17 @@ void add_model_flags(CLI::App* cmd, GenFlags* f) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-b,--batch-size", f->n_batch, "prompt tokens per forward pass")->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads", f->n_threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--act", f->act,
+                  "activations of the matrix products: f32 (the default: weights dequantized in registers) or q8 "
+                  "(int8 per block and integer dot products: faster, slightly less exact)")
+      ->check(CLI::IsMember({"default", "f32", "q8"}));
+  cmd->add_flag("--no-repack", f->no_repack, "keep the file's weight layout (slower scalar kernels, no extra memory)");
+}
+
+qe_act_mode parse_act(const std::string& act) {
+  if (act == "f32") return QE_ACT_F32;
+  if (act == "q8") return QE_ACT_Q8;
+  return QE_ACT_DEFAULT;
 }
 
 void add_gen_flags(CLI::App* cmd, GenFlags* f) {
@@ -70,9 +81,10 @@ void Progress::update(float fraction) {
   std::fflush(stderr);
 }
 
-ModelPtr load_model(const std::string& path) {
+ModelPtr load_model(const std::string& path, bool no_repack) {
   Progress bar("loading " + path);
   qe_model_params p = qe_model_default_params();
+  p.no_repack = no_repack;
   p.progress = &Progress::callback;
   p.progress_user_data = &bar;
   qe_model* m = nullptr;
@@ -85,6 +97,7 @@ ContextPtr make_context(qe_model* m, const GenFlags& f) {
   p.n_ctx = f.n_ctx;
   p.n_batch = f.n_batch;
   p.n_threads = f.n_threads;
+  p.act = parse_act(f.act);
   qe_context* c = nullptr;
   check(qe_context_create(m, &p, &c), "creating the context");
   return ContextPtr(c);

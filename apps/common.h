@@ -42,6 +42,8 @@ struct GenFlags {
   std::vector<std::string> stop;
   std::string chat_template;
   std::string system;
+  std::string act = "default";
+  bool no_repack = false;
   bool verbose = false;
 };
 
@@ -64,7 +66,9 @@ using ContextPtr = std::unique_ptr<qe_context, ContextFree>;
 using SamplerPtr = std::unique_ptr<qe_sampler, SamplerFree>;
 
 // Loads with a progress bar on stderr when it is a terminal.
-ModelPtr load_model(const std::string& path);
+ModelPtr load_model(const std::string& path, bool no_repack = false);
+// "default" | "f32" | "q8" as the API's enum.
+qe_act_mode parse_act(const std::string& act);
 ContextPtr make_context(qe_model* m, const GenFlags& f);
 SamplerPtr make_sampler(const GenFlags& f);
 
@@ -105,6 +109,7 @@ struct TokenizeFlags {
 };
 int cmd_tokenize(const TokenizeFlags& f);
 int cmd_info(const std::string& path, bool all);
+int cmd_cpu_info();
 struct SynthFlags {
   std::string preset;
   std::string type = "Q4_0";
@@ -121,6 +126,8 @@ struct BenchFlags {
   int32_t n_threads = 0;
   int32_t n_batch = 512;
   std::string output = "md";
+  std::string act = "default";
+  bool no_repack = false;
 };
 int cmd_bench(const BenchFlags& f);
 

@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   info->add_option("file", info_path, "GGUF file")->check(CLI::ExistingFile);
   info->add_option("-m,--model", info_model, "GGUF file (same as the positional argument)")->check(CLI::ExistingFile);
   info->add_flag("-a,--all", info_all, "print arrays and long values in full");
+  bool info_cpu = false;
+  info->add_flag("--cpu", info_cpu, "print the CPU features and the kernels chosen for this machine");
 
   SynthFlags sy;
   auto* synth = app.add_subcommand("synth", "write a random-weight model with the shape of a real one (for benchmarks and tests)");
@@ -61,6 +63,9 @@ int main(int argc, char** argv) {
   bench->add_option("-t,--threads", bf.n_threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   bench->add_option("-b,--batch-size", bf.n_batch, "prompt tokens per forward pass")->check(CLI::PositiveNumber);
   bench->add_option("-o,--output", bf.output, "md or json")->check(CLI::IsMember({"md", "json"}));
+  bench->add_option("--act", bf.act, "activations: f32 (default) or q8")
+      ->check(CLI::IsMember({"default", "f32", "q8"}));
+  bench->add_flag("--no-repack", bf.no_repack, "keep the file's weight layout (scalar kernels)");
 
   try {
     app.parse(argc, argv);
@@ -73,6 +78,8 @@ int main(int argc, char** argv) {
     if (chat->parsed()) return cmd_chat(chat_flags);
     if (tokenize->parsed()) return cmd_tokenize(tk);
     if (info->parsed()) {
+      if (info_cpu && info_path.empty() && info_model.empty()) return cmd_cpu_info();
+      if (info_cpu) cmd_cpu_info();
       if (info_path.empty() == info_model.empty()) throw Failure("give one GGUF file: qengine info FILE");
       return cmd_info(info_path.empty() ? info_model : info_path, info_all);
     }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "chat_template.h"
+#include "cpu/dispatch.h"
 #include "context.h"
 #include "generate.h"
 #include "gguf.h"
@@ -148,6 +149,45 @@ const char* qe_status_string(qe_status s) {
   return "unknown status";
 }
 
+// ---- CPU --------------------------------------------------------------------------------------
+
+qe_status qe_cpu_info(char* buf, size_t capacity, size_t* n_needed) {
+  return guard([&] {
+    const qe::cpu::CpuFeatures& f = qe::cpu::cpu_features();
+    std::ostringstream os;
+    os << "cpu: " << (f.brand.empty() ? "unknown" : f.brand) << "\n";
+    os << "features:";
+    const std::pair<const char*, bool> flags[] = {
+        {"avx2", f.avx2},       {"fma", f.fma},         {"f16c", f.f16c},         {"avx512f", f.avx512f},
+        {"avx512bw", f.avx512bw}, {"avx512vl", f.avx512vl}, {"avx512dq", f.avx512dq}, {"avx512vnni", f.avx512vnni},
+        {"avx512bf16", f.avx512bf16}, {"avxvnni", f.avxvnni}, {"neon", f.neon}, {"dotprod", f.dotprod}, {"i8mm", f.i8mm}};
+    for (const auto& [name, on] : flags) {
+      if (on) os << ' ' << name;
+    }
+    os << "\nos saves: " << (f.os_avx ? "ymm" : "") << (f.os_avx512 ? " zmm" : "") << "\n";
+    os << "usable kernel levels:";
+    for (int i = 0; i < static_cast<int>(qe::cpu::Isa::kCount); ++i) {
+      if (qe::cpu::isa_usable(static_cast<qe::cpu::Isa>(i))) os << ' ' << qe::cpu::isa_name(static_cast<qe::cpu::Isa>(i));
+    }
+    os << "\nbest: " << qe::cpu::isa_name(qe::cpu::best_isa()) << ", in use: " << qe::cpu::isa_name(qe::cpu::active_isa())
+       << " (set QE_CPU_ISA to force a lower level)\n";
+    os << "kernels per weight type (rows per tile; a16 = fp32 activations, a8 = int8):\n";
+    const qe::cpu::KernelTable& k = qe::cpu::kernels();
+    for (int t = 0; t < QE_TYPE_COUNT; ++t) {
+      if (k.mm[t].tile == 0) continue;
+      // Which table the entry came from: the highest usable level holding the same pack function.
+      const char* from = "scalar";
+      for (int i = 0; i < static_cast<int>(qe::cpu::Isa::kCount); ++i) {
+        const qe::cpu::KernelTable* tbl = qe::cpu::isa_table(static_cast<qe::cpu::Isa>(i));
+        if (tbl != nullptr && tbl->mm[t].pack == k.mm[t].pack) from = qe::cpu::isa_name(static_cast<qe::cpu::Isa>(i));
+      }
+      os << "  " << qe_type_get(static_cast<uint32_t>(t))->name << ": " << from << ", tile " << k.mm[t].tile
+         << (k.mm[t].gemm_a8 != nullptr ? ", a16 + a8" : ", a16") << "\n";
+    }
+    return copy_out(os.str(), buf, capacity, n_needed);
+  });
+}
+
 // ---- GGUF -------------------------------------------------------------------------------------
 
 qe_status qe_gguf_open(const char* path, qe_gguf** out) {
@@ -205,11 +245,12 @@ qe_status qe_model_load(const char* path, const qe_model_params* params, qe_mode
     QE_REQUIRE(path != nullptr && out != nullptr, "path and out must not be NULL");
     QE_REQUIRE(size_ok(params), "params->size is not a known qe_model_params size");
     *out = nullptr;
-    qe::ProgressFn progress;
+    qe::LoadOptions opt;
     if (params != nullptr && params->progress != nullptr) {
-      progress = [params](float f) { params->progress(f, params->progress_user_data); };
+      opt.progress = [params](float f) { params->progress(f, params->progress_user_data); };
     }
-    auto m = qe::Model::load(path, progress);
+    opt.repack = params == nullptr || !params->no_repack;
+    auto m = qe::Model::load(path, opt);
     if (!m) return fail(m.status());
     auto* h = new qe_model{std::move(m.value()), {}};
     h->name = h->m->name();
@@ -339,6 +380,9 @@ qe_status qe_context_create(const qe_model* model, const qe_context_params* para
     cp.n_ctx = p.n_ctx;
     cp.n_batch = p.n_batch;
     cp.n_threads = p.n_threads;
+    QE_REQUIRE(p.act >= QE_ACT_DEFAULT && p.act <= QE_ACT_Q8, "unknown activation mode " + std::to_string(static_cast<int>(p.act)));
+    // The default stays fp32 until int8 activations meet the accuracy bar (docs/accuracy.md).
+    cp.act = p.act == QE_ACT_Q8 ? qe::ActMode::kQ8 : qe::ActMode::kF32;
     auto c = qe::Context::create(*model->m, cp);
     if (!c) return fail(c.status());
     *out = new qe_context{std::move(c.value())};

@@ -13,7 +13,9 @@ Context::Context(const Model& model, const ContextParams& p, int32_t n_ctx, int3
       n_threads_(n_threads),
       n_batch_(std::min(p.n_batch, n_ctx)),
       cache_(model.hparams().n_layer, n_ctx, model.hparams().kv_dim()),
-      scratch_(model.hparams(), std::min(p.n_batch, n_ctx), n_ctx, n_threads) {}
+      scratch_(model.hparams(), std::min(p.n_batch, n_ctx), n_ctx, n_threads) {
+  scratch_.act = p.act;
+}
 
 Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextParams& p) {
   const HParams& hp = model.hparams();

@@ -17,6 +17,7 @@ struct ContextParams {
   int32_t n_ctx = 0;      // 0: min(model's trained length, 4096)
   int32_t n_batch = 512;  // tokens per forward call during prefill
   int32_t n_threads = 0;  // 0: all cores
+  ActMode act = ActMode::kF32;
 };
 
 class Context {

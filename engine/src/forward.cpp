@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cpu/dispatch.h"
 #include "ref/ref.h"
 
 namespace qe {
@@ -36,8 +37,50 @@ void rope_head(float* x, const float* cs, int32_t n_rot, models::RopeStyle style
 
 float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
-void matmul(const Matrix& w, const float* x, int64_t batch, float* y) {
-  ref::matmul(w.type, w.data, w.rows, w.cols, x, batch, y);
+// The matmul input changed: quantized copies are stale.
+void new_input(ForwardScratch& s) {
+  s.xq32_valid = s.xq256_valid = false;
+  s.xq_src = nullptr;
+}
+
+// Int8 copy of x (batch, K) in `layout`, quantized once per input and layout.
+const uint8_t* quantized(ForwardScratch& s, cpu::ActLayout layout, const float* x, int64_t batch, int64_t K) {
+  if (s.xq_src != x) new_input(s);
+  s.xq_src = x;
+  const bool b32 = layout == cpu::ActLayout::kBlock32;
+  uint8_t* buf = b32 ? s.xq32.data() : s.xq256.data();
+  bool& valid = b32 ? s.xq32_valid : s.xq256_valid;
+  if (!valid) {
+    const cpu::KernelTable& k = cpu::kernels();
+    const size_t rb = cpu::act_row_bytes(layout, K);
+#pragma omp parallel for schedule(static) if (batch > 1)
+    for (int64_t b = 0; b < batch; ++b) {
+      if (b32) k.quantize_act32(x + b * K, reinterpret_cast<cpu::ActBlock32*>(buf + static_cast<size_t>(b) * rb), K);
+      else k.quantize_act256(x + b * K, reinterpret_cast<qe_block_q8_K*>(buf + static_cast<size_t>(b) * rb), K);
+    }
+    valid = true;
+  }
+  return buf;
+}
+
+// y (batch, rows) = x (batch, cols) · wᵀ, rows split over the threads in whole tiles.
+void matmul(ForwardScratch& s, const Matrix& w, const float* x, int64_t batch, float* y) {
+  const cpu::MatmulKernels& k = w.kernels;
+  const cpu::ActLayout layout = cpu::a8_layout(w.type);
+  const bool a8 = s.act == ActMode::kQ8 && k.gemm_a8 != nullptr && layout != cpu::ActLayout::kNone;
+  const uint8_t* xq = a8 ? quantized(s, layout, x, batch, w.cols) : nullptr;
+  const int64_t tiles = (w.rows + k.tile - 1) / k.tile;
+#pragma omp parallel
+  {
+    // Static balanced partition: thread i gets tiles [tiles*i/n, tiles*(i+1)/n).
+    const int64_t n = omp_get_num_threads(), i = omp_get_thread_num();
+    const int64_t r0 = tiles * i / n * k.tile;
+    const int64_t r1 = std::min(w.rows, tiles * (i + 1) / n * k.tile);
+    if (r0 < r1) {
+      if (a8) k.gemm_a8(w.packed, w.rows, w.cols, r0, r1, xq, batch, y, w.rows);
+      else k.gemm_a16(w.packed, w.rows, w.cols, r0, r1, x, batch, y, w.rows);
+    }
+  }
 }
 
 void add_bias(float* y, const std::vector<float>& b, int64_t batch) {
@@ -63,6 +106,9 @@ ForwardScratch::ForwardScratch(const HParams& hp, int32_t n_batch_, int32_t n_ct
   up.resize(b * hp.n_ff);
   scores.resize(static_cast<size_t>(std::max(n_threads, 1)) * static_cast<size_t>(n_ctx));
   cos_sin.resize(b * hp.n_rot);
+  const int64_t max_k = std::max({hp.n_embd, hp.q_dim(), hp.n_ff});
+  xq32.resize(b * cpu::act_row_bytes(cpu::ActLayout::kBlock32, max_k / 32 * 32));
+  xq256.resize(b * cpu::act_row_bytes(cpu::ActLayout::kBlock256, max_k / 256 * 256));
 }
 
 void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<const int32_t> tokens,
@@ -98,9 +144,10 @@ void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<co
 
     // Attention block: h = rmsnorm(x); q, k, v projections (+ bias); RoPE; cache write.
     for (int64_t t = 0; t < n; ++t) rmsnorm(&s.h[t * d], &s.x[t * d], lw.attn_norm.data(), d, hp.rms_eps);
-    matmul(lw.wq, s.h.data(), n, s.q.data());
-    matmul(lw.wk, s.h.data(), n, s.k.data());
-    matmul(lw.wv, s.h.data(), n, s.v.data());
+    new_input(s);
+    matmul(s, lw.wq, s.h.data(), n, s.q.data());
+    matmul(s, lw.wk, s.h.data(), n, s.k.data());
+    matmul(s, lw.wv, s.h.data(), n, s.v.data());
     add_bias(s.q.data(), lw.bq, n);
     add_bias(s.k.data(), lw.bk, n);
     add_bias(s.v.data(), lw.bv, n);
@@ -144,15 +191,18 @@ void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<co
         for (int64_t i = 0; i < hd; ++i) out[i] += pj * vh[i];
       }
     }
-    matmul(lw.wo, s.att.data(), n, s.o.data());
+    new_input(s);
+    matmul(s, lw.wo, s.att.data(), n, s.o.data());
     for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.o[i];
 
     // Feed-forward block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
     for (int64_t t = 0; t < n; ++t) rmsnorm(&s.h[t * d], &s.x[t * d], lw.ffn_norm.data(), d, hp.rms_eps);
-    matmul(lw.w_gate, s.h.data(), n, s.gate.data());
-    matmul(lw.w_up, s.h.data(), n, s.up.data());
+    new_input(s);
+    matmul(s, lw.w_gate, s.h.data(), n, s.gate.data());
+    matmul(s, lw.w_up, s.h.data(), n, s.up.data());
     for (int64_t i = 0; i < n * ff; ++i) s.gate[i] = silu(s.gate[i]) * s.up[i];
-    matmul(lw.w_down, s.gate.data(), n, s.o.data());
+    new_input(s);
+    matmul(s, lw.w_down, s.gate.data(), n, s.o.data());
     for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.o[i];
   }
 
@@ -163,7 +213,8 @@ void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<co
   for (int64_t t = 0; t < m; ++t) {
     rmsnorm(&s.h[t * d], &s.x[(first + t) * d], w.output_norm.data(), d, hp.rms_eps);
   }
-  matmul(w.output, s.h.data(), m, logits);
+  new_input(s);
+  matmul(s, w.output, s.h.data(), m, logits);
 }
 
 }  // namespace qe

@@ -1,9 +1,13 @@
 // Model loading: hyper-parameters from metadata, tensor shape validation, weight views.
 #include "model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 
+#include "cpu/dispatch.h"
 #include "ref/ref.h"
 #include "vocab.h"
 
@@ -118,7 +122,7 @@ std::string Model::name() const {
   return std::string(arch_->name);
 }
 
-Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ProgressFn& progress) {
+Result<std::unique_ptr<Model>> Model::load(const std::string& path, const LoadOptions& options) {
   auto file = gguf::File::open(path);
   if (!file) return file.status();
   std::unique_ptr<Model> m(new Model());
@@ -220,27 +224,56 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const Progre
     QE_RETURN_IF_ERROR(ld.matrix(name("ffn_gate.weight"), hp.n_ff, d, &l.w_gate));
     QE_RETURN_IF_ERROR(ld.matrix(name("ffn_up.weight"), hp.n_ff, d, &l.w_up));
     QE_RETURN_IF_ERROR(ld.matrix(name("ffn_down.weight"), d, hp.n_ff, &l.w_down));
-    if (progress) progress(0.5f * static_cast<float>(i + 1) / static_cast<float>(hp.n_layer));
   }
 
   std::vector<uint64_t> bytes_by_type(QE_TYPE_COUNT, 0);
   for (const auto& t : f.tensors()) bytes_by_type[t.type] += t.n_bytes;
   m->dominant_type_ = static_cast<qe_type>(std::max_element(bytes_by_type.begin(), bytes_by_type.end()) - bytes_by_type.begin());
-
-  // Fault the weight pages in now, so the first token is not slowed by page faults; this is
-  // the part of a load that takes time on a cold cache, hence the progress reports.
-  f.advise_willneed();
-  const auto& tensors = f.tensors();
-  volatile uint8_t sink = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto& t = tensors[i];
-    for (uint64_t off = 0; off < t.n_bytes; off += 4096) sink = static_cast<uint8_t>(sink + t.data[off]);
-    if (progress && (i % 16 == 0 || i + 1 == tensors.size())) {
-      progress(0.5f + 0.5f * static_cast<float>(i + 1) / static_cast<float>(tensors.size()));
-    }
-  }
-  (void)sink;
+  QE_RETURN_IF_ERROR(m->pack_weights(options));
   return m;
+}
+
+Status Model::pack_weights(const LoadOptions& options) {
+  std::vector<Matrix*> all = {&w_.output};
+  for (auto& l : w_.layers) {
+    for (Matrix* x : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) all.push_back(x);
+  }
+  // The embedding table stays in the mapping for row lookups; a tied output gets its own copy.
+  const bool tied = w_.output.data == w_.tok_embd.data;
+  uint64_t total = 0, done = 0;
+  for (const Matrix* x : all) total += static_cast<uint64_t>(x->rows) * x->row_bytes;
+  const cpu::KernelTable& best = options.repack ? cpu::kernels() : *cpu::scalar_table();
+  const long page = sysconf(_SC_PAGESIZE);
+  for (Matrix* x : all) {
+    x->kernels = best.mm[x->type];
+    if (x->kernels.tile == 0) {
+      return error(Code::kUnsupported, file_->path() + ": no CPU kernel for weight type " + qe_type_get(x->type)->name);
+    }
+    const size_t bytes = static_cast<size_t>(x->rows) * x->row_bytes;
+    if (x->kernels.pack == cpu::scalar_table()->mm[x->type].pack) {
+      x->packed = x->data;  // the kernels read the GGUF layout: use the mapping as it is
+    } else {
+      const size_t n = (x->kernels.packed_bytes(x->rows, x->cols) + 63) / 64 * 64;
+      auto* buf = static_cast<uint8_t*>(std::aligned_alloc(64, n));
+      if (buf == nullptr) return error(Code::kOutOfMemory, "out of memory repacking weights of " + file_->path());
+      packed_.emplace_back(buf);
+      x->kernels.pack(x->data, x->rows, x->cols, buf);
+      x->packed = buf;
+      // The mapped copy is not read again: drop its pages so resident memory does not double.
+      if (!(tied && x == &w_.output)) {
+        const auto begin = (reinterpret_cast<uintptr_t>(x->data) + page - 1) / page * page;
+        const auto end = (reinterpret_cast<uintptr_t>(x->data) + bytes) / page * page;
+        if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+      }
+    }
+    done += bytes;
+    if (options.progress) options.progress(static_cast<float>(static_cast<double>(done) / static_cast<double>(total)));
+  }
+  if (!options.repack || all.empty()) {
+    // Fault the mapped weights in now so the first token is not slowed by page faults.
+    file_->advise_willneed();
+  }
+  return {};
 }
 
 }  // namespace qe

@@ -2,12 +2,14 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "arch.h"
+#include "cpu/cpu_kernels.h"
 #include "format/qe_format.h"
 #include "gguf.h"
 #include "status.h"
@@ -39,6 +41,10 @@ struct Matrix {
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;
+  // What the matmul kernels read: `data` itself when the kernels use the GGUF layout, else a
+  // copy repacked at load into the kernels' layout (owned by the Model).
+  const uint8_t* packed = nullptr;
+  cpu::MatmulKernels kernels;
 };
 
 struct LayerWeights {
@@ -65,11 +71,18 @@ struct ModelWeights {
 // Called with the fraction of the load done, in [0, 1].
 using ProgressFn = std::function<void(float)>;
 
+struct LoadOptions {
+  ProgressFn progress;
+  // Repack every matrix into the layout of the best CPU kernels (and release the mapped
+  // pages it came from); false keeps the GGUF layout in the mapping and uses the scalar kernels.
+  bool repack = true;
+};
+
 class Model {
  public:
   // Opens `path`, validates the architecture, every hyper-parameter and every tensor shape,
   // and builds the tokenizer. Errors name the file and the offending key or tensor.
-  static Result<std::unique_ptr<Model>> load(const std::string& path, const ProgressFn& progress = {});
+  static Result<std::unique_ptr<Model>> load(const std::string& path, const LoadOptions& options = {});
 
   const models::ArchDesc& arch() const { return *arch_; }
   const HParams& hparams() const { return hp_; }
@@ -93,6 +106,11 @@ class Model {
   uint64_t n_params_ = 0;
   uint64_t weight_bytes_ = 0;
   qe_type dominant_type_ = QE_TYPE_F32;
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::vector<std::unique_ptr<uint8_t, FreeDeleter>> packed_;  // repacked weight copies
+  Status pack_weights(const LoadOptions& options);
 };
 
 }  // namespace qe

@@ -11,18 +11,20 @@
 int main(int argc, char** argv) {
   std::string model, tokens, out;
   int threads = 0;
+  std::string act = "f32";  // the oracle compares the fp32-activation path
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "-m")) model = argv[i + 1];
     else if (!std::strcmp(argv[i], "--tokens")) tokens = argv[i + 1];
     else if (!std::strcmp(argv[i], "-o")) out = argv[i + 1];
     else if (!std::strcmp(argv[i], "-t")) threads = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--act")) act = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;
     }
   }
   if (model.empty() || tokens.empty() || out.empty()) {
-    std::fprintf(stderr, "usage: qe_dump_logits -m FILE --tokens \"1 2 3\" -o OUT.f32 [-t N]\n");
+    std::fprintf(stderr, "usage: qe_dump_logits -m FILE --tokens \"1 2 3\" -o OUT.f32 [-t N] [--act f32|q8]\n");
     return 2;
   }
   std::vector<int32_t> ids;
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
   qe_context_params cp = qe_context_default_params();
   cp.n_ctx = static_cast<int32_t>(ids.size()) + 1;
   cp.n_threads = threads;
+  cp.act = act == "q8" ? QE_ACT_Q8 : QE_ACT_F32;
   if (qe_context_create(m, &cp, &c) != QE_OK) return die("context");
   if (qe_eval(c, ids.data(), ids.size(), true) != QE_OK) return die("eval");
   qe_model_desc d{};

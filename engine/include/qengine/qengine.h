@@ -56,6 +56,10 @@ QE_API const char* qe_last_error(void);
 /* Short name of a status code, e.g. "bad format". */
 QE_API const char* qe_status_string(qe_status status);
 
+/* Text report of the CPU: detected features, the kernel level in use (QE_CPU_ISA may force
+ * a lower one) and, per weight type, which kernels serve it. */
+QE_API qe_status qe_cpu_info(char* buf, size_t capacity, size_t* n_needed);
+
 /* ---- GGUF inspection (no model needed) --------------------------------------------------- */
 
 QE_API qe_status qe_gguf_open(const char* path, qe_gguf** out);
@@ -85,6 +89,7 @@ typedef struct qe_model_params {
   uint32_t size; /* sizeof(qe_model_params) */
   qe_progress_fn progress;
   void* progress_user_data;
+  bool no_repack; /* keep the GGUF layout in the mapping (scalar kernels); default false */
 } qe_model_params;
 
 QE_API qe_model_params qe_model_default_params(void);
@@ -137,11 +142,19 @@ QE_API qe_status qe_chat_apply_template(const qe_model* model, const char* templ
 
 /* ---- Context --------------------------------------------------------------------------- */
 
+/* How matrix products see activations. */
+typedef enum qe_act_mode {
+  QE_ACT_DEFAULT = 0, /* the engine's choice: currently QE_ACT_F32 (see docs/accuracy.md) */
+  QE_ACT_F32 = 1,     /* fp32 activations, weights dequantized in registers (W4A16, W8A16) */
+  QE_ACT_Q8 = 2       /* int8 activations per block, integer dot products (W8A8, W4A8) */
+} qe_act_mode;
+
 typedef struct qe_context_params {
   uint32_t size;     /* sizeof(qe_context_params) */
   int32_t n_ctx;     /* context window in tokens; 0 = min(trained length, 4096) */
   int32_t n_batch;   /* prompt tokens per forward pass (default 512) */
   int32_t n_threads; /* 0 = all cores */
+  qe_act_mode act;   /* default QE_ACT_DEFAULT */
 } qe_context_params;
 
 QE_API qe_context_params qe_context_default_params(void);
