@@ -198,6 +198,9 @@ struct Q45K {
     }
   }
   static QE_NEON_INLINE void unpack(const uint8_t* t, int s, int8x16_t* w) {
+    // Piece s: chunk s / 2, low nibbles for even s, high for odd; Q5_K adds bit s of H_p as bit 4
+    // (shift left by 4 - s, i.e. right by s - 4 for s > 4). Values stay unsigned (0..31): the
+    // spec's integer dot is on q itself, the min is applied through the bsums.
     const uint8_t* q = t + kQ + 128 * (s / 2);
     for (int p = 0; p < 8; ++p) {
       const uint8x16_t r = ld(q + 16 * p);
@@ -243,6 +246,8 @@ struct Q6_K {
     }
   }
   static QE_NEON_INLINE void unpack(const uint8_t* t, int n, int8x16_t* w) {
+    // Low nibble: ql register (h, 8(s%2) + p), nibble s/2. High bits 2s..2s+1 of qh register (h, p)
+    // to bits 4..5: shift by 4 - 2s (+4, +2, 0, -2) and mask 0x30.
     const int h = n / 4, s = n % 4;
     const uint8_t* l = t + kL + 256 * h + 16 * 8 * (s % 2);
     const uint8_t* q = t + kHq + 128 * h;
@@ -288,6 +293,7 @@ struct Q2_K {
     }
   }
   static QE_NEON_INLINE void unpack(const uint8_t* t, int n, int8x16_t* w) {
+    // Bits 2s..2s+1 (s = n % 4) of chunk n / 4, moved down by 2s.
     const uint8_t* q = t + kQ + 128 * (n / 4);
     for (int p = 0; p < 8; ++p) w[p] = s8(vandq_u8(shift_u8(ld(q + 16 * p), -2 * (n % 4)), vdupq_n_u8(3)));
   }
@@ -329,6 +335,8 @@ struct Q3_K {
     }
   }
   static QE_NEON_INLINE void unpack(const uint8_t* t, int n, int8x16_t* w) {
+    // low2 as Q2_K; the inverted high bit n moves to bit 2 (shift by 2 - n) and is subtracted:
+    // low2 - 4 wraps to the right int8 (-4..-1) when the GGUF bit is 0.
     const uint8_t* q = t + kQ + 128 * (n / 4);
     for (int p = 0; p < 8; ++p) {
       const uint8x16_t low2 = vandq_u8(shift_u8(ld(q + 16 * p), -2 * (n % 4)), vdupq_n_u8(3));
@@ -357,6 +365,8 @@ size_t packed_bytes(int64_t rows, int64_t K) {
   return static_cast<size_t>((rows + kTile - 1) / kTile) * static_cast<size_t>(K / T::kElems) * T::kBytes;
 }
 
+// GGUF rows (rows, K) -> tiles of 4 rows, each K / kElems tile-blocks in block order. Packing runs
+// once at load and favours clarity: a scalar byte shuffle per block (T::pack).
 template <class T>
 void pack(const void* src, int64_t rows, int64_t K, void* dst) {
   using Block = typename T::Block;
@@ -376,9 +386,13 @@ void pack(const void* src, int64_t rows, int64_t K, void* dst) {
 
 // ----- A8 tile kernels ------------------------------------------------------------------------
 
-// 32-element types: per block, unpack once, then per column the spec's
+// 32-element types: per block, unpack once (8 registers, reused by every column), then per column
+// the spec's
 //   isum (exact int32) ; acc = fma(isum, d*dx, acc) [; acc = fma(m*dx, sum, acc)]
-// with one row per lane, so each lane is exactly spec::dot_a8 of its row.
+// with one row per lane, so each lane is exactly spec::dot_a8 of its row. NC = 4 columns keep
+// 8 weight + 4 accumulator registers live, well inside the 32 vector registers; the 4 activation
+// loads per column and block come from L1 (the driver keeps a chunk of columns in L2).
+// d*dx is formed per lane (vmulq_n_f32) exactly as the spec rounds h2f(d) * dx.
 template <class T, class Dot>
 struct A8Blocks32 {
   template <int NC>
@@ -428,6 +442,10 @@ QE_NEON_INLINE int32x4_t msum8(const int16x8_t* m, int16x8_t bs) {
 
 // Q4_K / Q5_K: isum = sum_j sc_j * dot_j over the 8 32-element sub-blocks, msum = sum_j m_j *
 // (bsum_2j + bsum_2j+1), then acc = fma(isum, d*dx, acc); acc = fma(-msum, dmin*dx, acc).
+// isum stays int32 over the whole super-block (|isum| <= 8 * 63 * 32 * 31 * 127 < 2^31), so the
+// sub-scales are applied with an integer multiply-add per piece (vmla by the row's scale lane)
+// and the float work is two fmas per column and super-block. The mins never touch the weights:
+// the Q8_K bsums carry sum(x) per 16 elements, and msum is 8 lane-multiplies per column.
 template <class T, class Dot>
 struct A8Q45K {
   template <int NC>
@@ -473,6 +491,8 @@ struct A8Q45K {
 
 // Q6_K, Q3_K, Q2_K: 16-element sub-blocks, two per piece: isum = sum_j sc_j * dot_j
 // (acc = fma(isum, d*dx, acc)); Q2_K also msum = sum_j m_j * bsum_j (acc = fma(-msum, dmin*dx, acc)).
+// Each piece's groups 0..3 and 4..7 are separate sub-blocks with their own scale, hence two dot16
+// (or, on i8mm, two smmla pairs that never mix the halves) instead of one dot32.
 template <class T, class Dot>
 struct A8K16 {
   template <int NC>
@@ -536,6 +556,10 @@ struct A8K16 {
 // Per piece: unpack to int8 (w), then per group widen to 4 fp32 vectors (one per row, 4
 // consecutive k each), dequantize with the row's scale (and offset), and fma with the same 4 x
 // of each column. acc[c][i] holds 4 partial sums of row i; two addp fold them at the end.
+// The A8 group layout thus serves A16 unchanged: a plain vld1q of x matches a row's 4 weights,
+// no broadcast needed. A16 is checked against the reference within a normalized bound, not bit
+// for bit: the dequantized weight is fma(q, scale, offset), one rounding, where the reference
+// may round twice; the difference is an ulp of the weight, far inside the 1e-5 bound.
 template <class T>
 struct A16Quant {
   template <int NC>
@@ -661,6 +685,8 @@ struct FloatType {
 
 // ----- entry points and the table -------------------------------------------------------------
 
+// The MatmulKernels entry points: validate the row range, then hand the tile kernel to the driver
+// (tile stride = tile-blocks per row * bytes; activation column stride in elements of X).
 template <class T>
 void gemm_a16(const void* w, int64_t rows, int64_t K, int64_t r0, int64_t r1, const float* x, int64_t batch, float* y,
               int64_t ldy) {
