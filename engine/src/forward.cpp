@@ -1,4 +1,5 @@
-// Generic decoder forward pass, scalar reference: reads top to bottom like llama2.c's run.c.
+// Generic decoder forward pass: reads top to bottom like llama2.c's run.c; the arithmetic goes
+// through the dispatched CPU kernels (matmuls) and vector ops (everything around them).
 #include "forward.h"
 
 #include <omp.h>
@@ -7,18 +8,11 @@
 #include <cmath>
 
 #include "cpu/dispatch.h"
+#include "cpu/ops.h"
 #include "ref/ref.h"
 
 namespace qe {
 namespace {
-
-// out = x / sqrt(mean(x^2) + eps) * w, for one row of n.
-void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
-  double ss = 0.0;
-  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
-  const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
-  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * inv * w[i];
-}
 
 // Rotary position embedding on one head of `head_dim`, rotating the first n_rot dims.
 // cs holds (cos, sin) per rotary pair for this position.
@@ -34,8 +28,6 @@ void rope_head(float* x, const float* cs, int32_t n_rot, models::RopeStyle style
     x[b] = x0 * s + x1 * c;
   }
 }
-
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 // The matmul input changed: quantized copies are stale.
 void new_input(ForwardScratch& s) {
@@ -139,11 +131,18 @@ void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<co
     }
   }
 
+  const cpu::OpsTable& ops = cpu::ops();
+  // out (n, d) = rmsnorm of each row of x (n, d) with weight wn (d).
+  auto rmsnorm_rows = [&](float* out, const float* x, const std::vector<float>& wn, int64_t rows) {
+#pragma omp parallel for schedule(static) if (rows > 1)
+    for (int64_t t = 0; t < rows; ++t) ops.rmsnorm(out + t * d, x + t * d, wn.data(), d, hp.rms_eps);
+  };
+
   for (int32_t l = 0; l < hp.n_layer; ++l) {
     const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
 
     // Attention block: h = rmsnorm(x); q, k, v projections (+ bias); RoPE; cache write.
-    for (int64_t t = 0; t < n; ++t) rmsnorm(&s.h[t * d], &s.x[t * d], lw.attn_norm.data(), d, hp.rms_eps);
+    rmsnorm_rows(s.h.data(), s.x.data(), lw.attn_norm, n);
     new_input(s);
     matmul(s, lw.wq, s.h.data(), n, s.q.data());
     matmul(s, lw.wk, s.h.data(), n, s.k.data());
@@ -169,50 +168,34 @@ void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<co
       const int32_t n_kv = n_past + static_cast<int32_t>(t) + 1;
       float* sc = &s.scores[static_cast<size_t>(omp_get_thread_num()) * cache.n_ctx()];
       const float* qh = &s.q[t * qd + hq * hd];
-      float mx = -INFINITY;
-      for (int32_t j = 0; j < n_kv; ++j) {
-        const float* kh = cache.k(l, j) + hk * hd;
-        float dot = 0.0f;
-        for (int64_t i = 0; i < hd; ++i) dot += qh[i] * kh[i];
-        sc[j] = dot * scale;
-        mx = std::max(mx, sc[j]);
-      }
-      double sum = 0.0;
-      for (int32_t j = 0; j < n_kv; ++j) {
-        sc[j] = std::exp(sc[j] - mx);
-        sum += sc[j];
-      }
-      const auto inv = static_cast<float>(1.0 / sum);
+      for (int32_t j = 0; j < n_kv; ++j) sc[j] = ops.dot(qh, cache.k(l, j) + hk * hd, hd) * scale;
+      const float mx = ops.max(sc, n_kv);
+      const float inv = 1.0f / ops.exp_sub_sum(sc, mx, n_kv);
       float* out = &s.att[t * qd + hq * hd];
       std::fill_n(out, hd, 0.0f);
-      for (int32_t j = 0; j < n_kv; ++j) {
-        const float* vh = cache.v(l, j) + hk * hd;
-        const float pj = sc[j] * inv;
-        for (int64_t i = 0; i < hd; ++i) out[i] += pj * vh[i];
-      }
+      for (int32_t j = 0; j < n_kv; ++j) ops.axpy(sc[j] * inv, cache.v(l, j) + hk * hd, out, hd);
     }
     new_input(s);
     matmul(s, lw.wo, s.att.data(), n, s.o.data());
-    for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.o[i];
+    ops.add(s.x.data(), s.o.data(), n * d);
 
     // Feed-forward block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
-    for (int64_t t = 0; t < n; ++t) rmsnorm(&s.h[t * d], &s.x[t * d], lw.ffn_norm.data(), d, hp.rms_eps);
+    rmsnorm_rows(s.h.data(), s.x.data(), lw.ffn_norm, n);
     new_input(s);
     matmul(s, lw.w_gate, s.h.data(), n, s.gate.data());
     matmul(s, lw.w_up, s.h.data(), n, s.up.data());
-    for (int64_t i = 0; i < n * ff; ++i) s.gate[i] = silu(s.gate[i]) * s.up[i];
+#pragma omp parallel for schedule(static) if (n > 1)
+    for (int64_t t = 0; t < n; ++t) ops.swiglu(&s.gate[t * ff], &s.up[t * ff], ff);
     new_input(s);
     matmul(s, lw.w_down, s.gate.data(), n, s.o.data());
-    for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.o[i];
+    ops.add(s.x.data(), s.o.data(), n * d);
   }
 
   // Logits for every token, or only the last (none when the caller passes no buffer).
   if (logits == nullptr) return;
   const int64_t first = all_logits ? 0 : n - 1;
   const int64_t m = n - first;
-  for (int64_t t = 0; t < m; ++t) {
-    rmsnorm(&s.h[t * d], &s.x[(first + t) * d], w.output_norm.data(), d, hp.rms_eps);
-  }
+  rmsnorm_rows(s.h.data(), s.x.data() + first * d, w.output_norm, m);
   new_input(s);
   matmul(s, w.output, s.h.data(), m, logits);
 }

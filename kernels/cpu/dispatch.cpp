@@ -1,6 +1,8 @@
 // Run-time CPU dispatch.
 #include "cpu/dispatch.h"
 
+#include "cpu/ops.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -198,6 +200,20 @@ Isa best_isa() {
 }
 
 const KernelTable& kernels() { return active().table; }
+
+const OpsTable& ops() {
+  static const OpsTable* const t = [] {
+    const OpsTable* o = nullptr;
+    switch (active_isa()) {
+      case Isa::kAvx512: case Isa::kAvx512Vnni: case Isa::kAvx512Bf16: o = ops_avx512(); break;
+      case Isa::kAvx2: o = ops_avx2(); break;
+      case Isa::kNeon: case Isa::kNeonDotprod: case Isa::kNeonI8mm: o = ops_neon(); break;
+      default: break;
+    }
+    return o != nullptr ? o : ops_generic();
+  }();
+  return *t;
+}
 Isa active_isa() { return active().isa; }
 
 }  // namespace qe::cpu
