@@ -98,6 +98,7 @@ ContextPtr make_context(qe_model* m, const GenFlags& f) {
   p.n_batch = f.n_batch;
   p.n_threads = f.n_threads;
   p.act = parse_act(f.act);
+  p.pin_threads = true;  // a command-line run owns the process
   qe_context* c = nullptr;
   check(qe_context_create(m, &p, &c), "creating the context");
   return ContextPtr(c);

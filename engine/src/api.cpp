@@ -383,6 +383,7 @@ qe_status qe_context_create(const qe_model* model, const qe_context_params* para
     QE_REQUIRE(p.act >= QE_ACT_DEFAULT && p.act <= QE_ACT_Q8, "unknown activation mode " + std::to_string(static_cast<int>(p.act)));
     // The default stays fp32 until int8 activations meet the accuracy bar (docs/accuracy.md).
     cp.act = p.act == QE_ACT_Q8 ? qe::ActMode::kQ8 : qe::ActMode::kF32;
+    cp.pin_threads = p.pin_threads;
     auto c = qe::Context::create(*model->m, cp);
     if (!c) return fail(c.status());
     *out = new qe_context{std::move(c.value())};

@@ -3,8 +3,12 @@
 
 #include <omp.h>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 #include <new>
+#include <vector>
 
 namespace qe {
 
@@ -16,6 +20,30 @@ Context::Context(const Model& model, const ContextParams& p, int32_t n_ctx, int3
       scratch_(model.hparams(), std::min(p.n_batch, n_ctx), n_ctx, n_threads) {
   scratch_.act = p.act;
 }
+
+namespace {
+
+// Binds OpenMP thread i of a team of n to the i-th CPU this process may run on, when there
+// are at least n of them; a no-op otherwise.
+void pin_threads(int32_t n) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  }
+  if (static_cast<int32_t>(cpus.size()) < n) return;
+#pragma omp parallel num_threads(n)
+  {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpus[static_cast<size_t>(omp_get_thread_num())], &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+  }
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextParams& p) {
   const HParams& hp = model.hparams();
@@ -32,6 +60,7 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
   const int32_t n_threads = p.n_threads > 0 ? p.n_threads : omp_get_num_procs();
   try {
     auto ctx = std::unique_ptr<Context>(new Context(model, p, n_ctx, n_threads));
+    if (p.pin_threads) pin_threads(n_threads);
     ctx->tokens_.reserve(static_cast<size_t>(n_ctx));
     return ctx;
   } catch (const std::bad_alloc&) {

@@ -18,6 +18,9 @@ struct ContextParams {
   int32_t n_batch = 512;  // tokens per forward call during prefill
   int32_t n_threads = 0;  // 0: all cores
   ActMode act = ActMode::kF32;
+  // Pin the OpenMP threads to distinct CPUs (the calling thread included) so the scheduler
+  // does not migrate them between matmuls; off by default in the library.
+  bool pin_threads = false;
 };
 
 class Context {

@@ -155,6 +155,7 @@ typedef struct qe_context_params {
   int32_t n_batch;   /* prompt tokens per forward pass (default 512) */
   int32_t n_threads; /* 0 = all cores */
   qe_act_mode act;   /* default QE_ACT_DEFAULT */
+  bool pin_threads;  /* bind the worker threads (and the caller) to distinct CPUs; default false */
 } qe_context_params;
 
 QE_API qe_context_params qe_context_default_params(void);
