@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "attention.h"
 #include "cpu/dispatch.h"
 #include "cpu/ops.h"
 #include "ref/ref.h"
@@ -110,8 +111,6 @@ void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<co
   const auto n = static_cast<int64_t>(tokens.size());
   QE_CHECK(n > 0 && n <= s.n_batch && n_past + n <= cache.n_ctx());
   const int64_t d = hp.n_embd, hd = hp.head_dim, qd = hp.q_dim(), kvd = hp.kv_dim(), ff = hp.n_ff;
-  const int32_t group = hp.n_head / hp.n_head_kv;  // query heads per KV head
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
   // Token embeddings: x[t] = dequant(tok_embd row tokens[t]).
   for (int64_t t = 0; t < n; ++t) {
@@ -154,27 +153,10 @@ void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<co
       const float* cs = &s.cos_sin[t * hp.n_rot];
       for (int32_t hq = 0; hq < hp.n_head; ++hq) rope_head(&s.q[t * qd + hq * hd], cs, hp.n_rot, model.arch().rope);
       for (int32_t hk = 0; hk < hp.n_head_kv; ++hk) rope_head(&s.k[t * kvd + hk * hd], cs, hp.n_rot, model.arch().rope);
-      std::copy_n(&s.k[t * kvd], kvd, cache.k(l, n_past + static_cast<int32_t>(t)));
-      std::copy_n(&s.v[t * kvd], kvd, cache.v(l, n_past + static_cast<int32_t>(t)));
     }
+    kv_write(cache, l, n_past, s.k.data(), s.v.data(), n);
 
-    // Causal attention, one (token, head) pair per iteration: token t sees positions <= n_past+t.
-    const int64_t pairs = n * hp.n_head;
-#pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < pairs; ++p) {
-      const int64_t t = p / hp.n_head;
-      const int32_t hq = static_cast<int32_t>(p % hp.n_head);
-      const int32_t hk = hq / group;
-      const int32_t n_kv = n_past + static_cast<int32_t>(t) + 1;
-      float* sc = &s.scores[static_cast<size_t>(omp_get_thread_num()) * cache.n_ctx()];
-      const float* qh = &s.q[t * qd + hq * hd];
-      for (int32_t j = 0; j < n_kv; ++j) sc[j] = ops.dot(qh, cache.k(l, j) + hk * hd, hd) * scale;
-      const float mx = ops.max(sc, n_kv);
-      const float inv = 1.0f / ops.exp_sub_sum(sc, mx, n_kv);
-      float* out = &s.att[t * qd + hq * hd];
-      std::fill_n(out, hd, 0.0f);
-      for (int32_t j = 0; j < n_kv; ++j) ops.axpy(sc[j] * inv, cache.v(l, j) + hk * hd, out, hd);
-    }
+    attention(cache, hp, l, n_past, n, s.q.data(), s.att.data(), s.scores.data());
     new_input(s);
     matmul(s, lw.wo, s.att.data(), n, s.o.data());
     ops.add(s.x.data(), s.o.data(), n * d);

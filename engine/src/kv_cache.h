@@ -1,6 +1,7 @@
 // KV cache: per-layer keys and values for every position of one sequence.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
