@@ -149,6 +149,23 @@ typedef enum qe_act_mode {
   QE_ACT_Q8 = 2       /* int8 activations per block, integer dot products (W8A8, W4A8) */
 } qe_act_mode;
 
+/* Storage of the KV cache. */
+typedef enum qe_kv_type {
+  QE_KV_DEFAULT = 0, /* f16 */
+  QE_KV_F32 = 1,
+  QE_KV_F16 = 2,
+  QE_KV_BF16 = 3,
+  QE_KV_Q8 = 4,      /* int8, one scale per head per token */
+  QE_KV_Q4 = 5       /* int4, scale and zero per group along the head dimension */
+} qe_kv_type;
+
+/* How attention computes on a quantized cache. */
+typedef enum qe_attn_mode {
+  QE_ATTN_DEFAULT = 0, /* integer for q8/q4 caches, float otherwise */
+  QE_ATTN_FLOAT = 1,   /* dequantize cache tiles, fp32 dot products */
+  QE_ATTN_INT = 2      /* int8 query, integer Q·K and P·V on the packed cache */
+} qe_attn_mode;
+
 typedef struct qe_context_params {
   uint32_t size;     /* sizeof(qe_context_params) */
   int32_t n_ctx;     /* context window in tokens; 0 = min(trained length, 4096) */
@@ -156,7 +173,15 @@ typedef struct qe_context_params {
   int32_t n_threads; /* 0 = all cores */
   qe_act_mode act;   /* default QE_ACT_DEFAULT */
   bool pin_threads;  /* bind the worker threads (and the caller) to distinct CPUs; default false */
+  qe_kv_type kv;     /* default QE_KV_DEFAULT */
+  qe_attn_mode attn; /* default QE_ATTN_DEFAULT */
+  int32_t kv_group;  /* q4 group size along the head dimension: 32 (default), 64 or 128 */
+  bool kv_k_per_channel; /* q4: quantize keys per channel over token groups (KIVI); default false */
 } qe_context_params;
+
+/* Bytes of KV cache per token of context for a model and these parameters. */
+QE_API qe_status qe_context_kv_bytes_per_token(const qe_model* model, const qe_context_params* params,
+                                               uint64_t* bytes);
 
 QE_API qe_context_params qe_context_default_params(void);
 QE_API qe_status qe_context_create(const qe_model* model, const qe_context_params* params, qe_context** out);
