@@ -2,11 +2,16 @@
 //
 // Included only by avx2_kernels.cpp (compiled with -mavx2 -mfma -mf16c); no AVX-512, no VNNI.
 //
-// Packed layout. Rows are grouped in tiles of kTile = 8 (the last tile padded with zero rows).
-// A tile of K columns holds nb = K / block blocks; tile-block b (the 8 rows' block b) is split
-// into a quant part of kQBytes and a meta part (scales, mins) of kMBytes, stored as two streams
-// so that every quant part stays 32-byte aligned relative to the tile start:
-//     tile = [quant part of block 0 .. nb-1][meta part of block 0 .. nb-1]
+// Packed layout. Rows are grouped in tiles of kTile = 8 (the last tile padded with zero rows),
+// tiles stored one after the other. A tile of K columns holds nb = K / block blocks; tile-block
+// b (the 8 rows' block b) is a quant part of kQBytes and a meta part (scales, mins) of kMBytes.
+// kGroup consecutive tile-blocks form a group stored as [quant parts][meta parts]:
+//     tile = group 0 | group 1 | ...,  group = [q(b0) .. q(b0+n-1)][m(b0) .. m(b0+n-1)]
+// (n = kGroup except in a tile's last group). The 32-element types use kGroup = 4, so a group's
+// metas fill whole 64-byte lines and its quant parts start on a line; the K-quants use kGroup =
+// 1 with kQBytes + kMBytes a multiple of 32. Either way a thread's rows are one sequential
+// stream (what the hardware and our software prefetch want) and no 32-byte quant load crosses a
+// cache line when the packed buffer is 64-byte aligned and K a multiple of 256.
 //
 // Chunks and groups. The quant part is a sequence of chunks of 32 elements (k) of the 8 rows.
 // In registers a chunk is eight "groups" g[0..7]: g[i] holds elements 4i..4i+3 of every row,
@@ -251,7 +256,7 @@ inline __m256i dot32_s(const __m256i* g, const __m256i* absw, const int8_t* x) {
 
 // ---------------------------------------------------------------------------------------------
 // Formats. Each struct gives:
-//   kType, kBlock (elements per block), Chunk, kQBytes / kMBytes (per tile-block),
+//   kType, kBlock (elements per block), Chunk, kQBytes / kMBytes (per tile-block), kGroup,
 //   pack_block(blk[8], q, m): the 8 rows' GGUF blocks -> quant part q and meta part m,
 //   a8<NC>(q, m, x[NC], acc[NC]): one tile-block against NC columns' activation blocks, in the
 //       spec's order (acc: one float per row lane per column),
@@ -279,7 +284,7 @@ inline void put_values(qe_type t, const uint8_t* const* blk, int block, int bias
 // Q4_0: meta = 8 fp16 d. Spec: isum = Σ q·x − 8·Σx; acc = fma(isum, d·dx, acc).
 struct FmtQ4_0 {
   static constexpr qe_type kType = QE_TYPE_Q4_0;
-  static constexpr int kBlock = 32, kQBytes = 128, kMBytes = 16, kSub = 32;
+  static constexpr int kBlock = 32, kQBytes = 128, kMBytes = 16, kGroup = 4, kSub = 32;
   static constexpr bool kBias = true, kSigned = false;
   using Chunk = ChunkQ4;
   static void pack_block(const uint8_t* const* blk, uint8_t* q, uint8_t* m) {
@@ -306,7 +311,7 @@ struct FmtQ4_0 {
 // Q4_1: meta = 8 fp16 d, 8 fp16 m. Spec: acc = fma(Σq·x, d·dx, acc); acc = fma(m·dx, Σx, acc).
 struct FmtQ4_1 {
   static constexpr qe_type kType = QE_TYPE_Q4_1;
-  static constexpr int kBlock = 32, kQBytes = 128, kMBytes = 32, kSub = 32;
+  static constexpr int kBlock = 32, kQBytes = 128, kMBytes = 32, kGroup = 4, kSub = 32;
   static constexpr bool kBias = true, kSigned = false;
   using Chunk = ChunkQ4;
   static void pack_block(const uint8_t* const* blk, uint8_t* q, uint8_t* m) {
@@ -350,7 +355,7 @@ inline void pack_q5_quants(const uint8_t* const* blk, size_t qh_off, size_t qs_o
 // Q5_0: meta = 8 fp16 d. Spec: isum = Σ q·x − 16·Σx; acc = fma(isum, d·dx, acc).
 struct FmtQ5_0 {
   static constexpr qe_type kType = QE_TYPE_Q5_0;
-  static constexpr int kBlock = 32, kQBytes = 160, kMBytes = 16, kSub = 32;
+  static constexpr int kBlock = 32, kQBytes = 160, kMBytes = 16, kGroup = 4, kSub = 32;
   static constexpr bool kBias = true, kSigned = false;
   using Chunk = ChunkQ5;
   static void pack_block(const uint8_t* const* blk, uint8_t* q, uint8_t* m) {
@@ -376,7 +381,7 @@ struct FmtQ5_0 {
 // Q5_1: meta = 8 fp16 d, 8 fp16 m; arithmetic as Q4_1.
 struct FmtQ5_1 {
   static constexpr qe_type kType = QE_TYPE_Q5_1;
-  static constexpr int kBlock = 32, kQBytes = 160, kMBytes = 32, kSub = 32;
+  static constexpr int kBlock = 32, kQBytes = 160, kMBytes = 32, kGroup = 4, kSub = 32;
   static constexpr bool kBias = true, kSigned = false;
   using Chunk = ChunkQ5;
   static void pack_block(const uint8_t* const* blk, uint8_t* q, uint8_t* m) {
@@ -405,7 +410,7 @@ struct FmtQ5_1 {
 // Q8_0: meta = 8 fp16 d. Spec: acc = fma(Σ q·x, d·dx, acc) with signed q.
 struct FmtQ8_0 {
   static constexpr qe_type kType = QE_TYPE_Q8_0;
-  static constexpr int kBlock = 32, kQBytes = 256, kMBytes = 16, kSub = 32;
+  static constexpr int kBlock = 32, kQBytes = 256, kMBytes = 16, kGroup = 4, kSub = 32;
   static constexpr bool kBias = false, kSigned = true;
   using Chunk = ChunkQ8;
   static void pack_block(const uint8_t* const* blk, uint8_t* q, uint8_t* m) {
@@ -458,7 +463,7 @@ inline __m256i bsum32_pair(__m256i h, int i) {
 template <qe_type T, class C>
 struct FmtQ45K {
   static constexpr qe_type kType = T;
-  static constexpr int kBlock = 256, kQBytes = 8 * C::kBytes, kMBytes = 160, kSub = 32;
+  static constexpr int kBlock = 256, kQBytes = 8 * C::kBytes, kMBytes = 160, kGroup = 1, kSub = 32;
   static constexpr bool kBias = true, kSigned = false;
   using Chunk = C;
   using Block = typename FormatTraits<T>::Block;
@@ -524,13 +529,14 @@ inline __m256i pair_elem_signed(__m256i p, int s) {
 }
 
 // Q6_K (offset 32, kMax 63) and Q3_K (offset 4, kMax 7): 16-element sub-blocks with signed
-// sub-scales. Meta: d[8] fp16 | sc pairs[8][8 rows][2] int8.
+// sub-scales. Meta: d[8] fp16 | sc pairs[8][8 rows][2] int8 | 16 bytes of padding (keeps
+// kQBytes + kMBytes a multiple of 32).
 // Spec: isum = Σ_j sc_j·(Σ_j q·x − off·bsum_j) = Σ_j sc_j·Σ_j q·x − off·Σ_j sc_j·bsum_j (exact
 // int32 either way); acc = fma(isum, d·dx, acc). Q3_K's spec values are q − 4 with q stored.
 template <qe_type T, class C, int kOff>
 struct FmtQ36K {
   static constexpr qe_type kType = T;
-  static constexpr int kBlock = 256, kQBytes = 8 * C::kBytes, kMBytes = 144, kSub = 16;
+  static constexpr int kBlock = 256, kQBytes = 8 * C::kBytes, kMBytes = 160, kGroup = 1, kSub = 16;
   static constexpr bool kBias = true, kSigned = false;
   using Chunk = C;
   using Block = typename FormatTraits<T>::Block;
@@ -591,7 +597,7 @@ using FmtQ3_K = FmtQ36K<QE_TYPE_Q3_K, ChunkQ3, 4>;
 // acc = fma(isum, d·dx, acc); acc = fma(−msum, dmin·dx, acc).
 struct FmtQ2_K {
   static constexpr qe_type kType = QE_TYPE_Q2_K;
-  static constexpr int kBlock = 256, kQBytes = 8 * ChunkQ2::kBytes, kMBytes = 160, kSub = 16;
+  static constexpr int kBlock = 256, kQBytes = 8 * ChunkQ2::kBytes, kMBytes = 160, kGroup = 1, kSub = 16;
   static constexpr bool kBias = true, kSigned = false;
   using Chunk = ChunkQ2;
   static void pack_block(const uint8_t* const* blk, uint8_t* q, uint8_t* m) {
