@@ -130,5 +130,17 @@ struct BenchFlags {
   bool no_repack = false;
 };
 int cmd_bench(const BenchFlags& f);
+// qengine perplexity: model flags (-c defaults to 512 there), the text, and the baseline files.
+struct PerplexityFlags {
+  GenFlags gen;
+  std::string text;
+  int32_t n_chunks = 0;  // 0: every whole window of the text
+  std::string kv = "default";
+  std::string attn = "default";
+  std::string save_logits;
+  std::string kl_divergence;
+  std::string output = "text";
+};
+int cmd_perplexity(const PerplexityFlags& f);
 
 }  // namespace qe::app

@@ -67,6 +67,24 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"default", "f32", "q8"}));
   bench->add_flag("--no-repack", bf.no_repack, "keep the file's weight layout (scalar kernels)");
 
+  PerplexityFlags pf;
+  pf.gen.n_ctx = 512;
+  auto* ppl = app.add_subcommand("perplexity",
+                                 "perplexity of a text over fixed windows (llama.cpp's method), and the "
+                                 "KL-divergence of any mode against a saved baseline");
+  add_model_flags(ppl, &pf.gen);
+  ppl->add_option("-f,--file", pf.text, "text to score, e.g. WikiText-2's wiki.test.raw")->required();
+  ppl->add_option("--chunks", pf.n_chunks, "score at most this many windows (0: all)")->check(CLI::NonNegativeNumber);
+  ppl->add_option("--kv", pf.kv, "KV cache type: f16 (default), f32, bf16, q8 or q4")
+      ->check(CLI::IsMember({"default", "f32", "f16", "bf16", "q8", "q4"}));
+  ppl->add_option("--attn", pf.attn, "attention on a quantized cache: int (default for q8/q4) or float")
+      ->check(CLI::IsMember({"default", "float", "int"}));
+  ppl->add_option("--save-logits", pf.save_logits, "write this run's next-token distributions as a baseline file");
+  ppl->add_option("--kl-divergence", pf.kl_divergence,
+                  "compare with a --save-logits baseline: KL-divergence, top-1 agreement, delta perplexity");
+  ppl->add_option("--output", pf.output, "text (default) or json (one object on stdout at the end)")
+      ->check(CLI::IsMember({"text", "json"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -85,6 +103,7 @@ int main(int argc, char** argv) {
     }
     if (synth->parsed()) return cmd_synth(sy);
     if (bench->parsed()) return cmd_bench(bf);
+    if (ppl->parsed()) return cmd_perplexity(pf);
   } catch (const Failure& e) {
     std::fprintf(stderr, "qengine: error: %s\n", e.what());
     return 1;
