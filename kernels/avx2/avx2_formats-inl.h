@@ -269,15 +269,61 @@ inline void put_halves(const uint8_t* const* blk, size_t off, uint8_t* dst) {
   for (int r = 0; r < kTile; ++r) std::memcpy(dst + 2 * r, blk[r] + off, 2);
 }
 
-// Generic packing through spec::unpack_block: each row's block is unpacked to its integers and
-// written chunk by chunk (bias adds an offset, e.g. +4 for Q3_K's signed values).
+// The unsigned integers of one K-quant block in element order (Q3_K: q + 4 in [0, 7]): the
+// values of spec::unpack_block, computed with the loops of each layout instead of per-element
+// index arithmetic (that one is written for reading; this one runs at load on every block).
+inline void unpack_k(qe_type t, const uint8_t* blk, int16_t* v) {
+  switch (t) {
+    case QE_TYPE_Q2_K: {
+      const auto* b = reinterpret_cast<const qe_block_q2_K*>(blk);
+      for (int h = 0; h < 2; ++h)
+        for (int sh = 0; sh < 4; ++sh)
+          for (int l = 0; l < 32; ++l) v[128 * h + 32 * sh + l] = static_cast<int16_t>((b->qs[32 * h + l] >> (2 * sh)) & 3);
+      return;
+    }
+    case QE_TYPE_Q3_K: {  // q = low2 − 4 + 4·hbit, stored as low2 + 4·hbit
+      const auto* b = reinterpret_cast<const qe_block_q3_K*>(blk);
+      for (int h = 0; h < 2; ++h)
+        for (int sh = 0; sh < 4; ++sh)
+          for (int l = 0; l < 32; ++l)
+            v[128 * h + 32 * sh + l] = static_cast<int16_t>(((b->qs[32 * h + l] >> (2 * sh)) & 3) | (((b->hmask[l] >> (4 * h + sh)) & 1) << 2));
+      return;
+    }
+    case QE_TYPE_Q5_K: {
+      const auto* b = reinterpret_cast<const qe_block_q5_K*>(blk);
+      for (int c = 0; c < 4; ++c)
+        for (int l = 0; l < 32; ++l) {
+          v[64 * c + l] = static_cast<int16_t>((b->qs[32 * c + l] & 15) | (((b->qh[l] >> (2 * c)) & 1) << 4));
+          v[64 * c + 32 + l] = static_cast<int16_t>((b->qs[32 * c + l] >> 4) | (((b->qh[l] >> (2 * c + 1)) & 1) << 4));
+        }
+      return;
+    }
+    case QE_TYPE_Q6_K: {
+      const auto* b = reinterpret_cast<const qe_block_q6_K*>(blk);
+      for (int h = 0; h < 2; ++h)
+        for (int k = 0; k < 2; ++k)
+          for (int half = 0; half < 2; ++half) {
+            const uint8_t* ql = b->ql + 64 * h + 32 * half;
+            const uint8_t* qh = b->qh + 32 * h;
+            const int ls = 4 * k, hs = 2 * (2 * k + half);
+            int16_t* o = v + 128 * h + 64 * k + 32 * half;
+            for (int l = 0; l < 32; ++l) o[l] = static_cast<int16_t>(((ql[l] >> ls) & 15) | (((qh[l] >> hs) & 3) << 4));
+          }
+      return;
+    }
+    default:  // Q4_K
+      spec::unpack_block(t, blk, v);
+      return;
+  }
+}
+
+// Writes the 8 rows' K-quant blocks chunk by chunk.
 template <class C>
-inline void put_values(qe_type t, const uint8_t* const* blk, int block, int bias, uint8_t* q) {
+inline void put_values(qe_type t, const uint8_t* const* blk, uint8_t* q) {
   int16_t v[256];
   for (int r = 0; r < kTile; ++r) {
-    spec::unpack_block(t, blk[r], v);
-    for (int e = 0; e < block; ++e) v[e] = static_cast<int16_t>(v[e] + bias);
-    for (int c = 0; c < block / 32; ++c) C::put(q + c * C::kBytes, r, v + 32 * c);
+    unpack_k(t, blk[r], v);
+    for (int c = 0; c < 8; ++c) C::put(q + c * C::kBytes, r, v + 32 * c);
   }
 }
 
@@ -479,7 +525,7 @@ struct FmtQ45K {
         m[96 + 16 * (j / 2) + 2 * r + (j & 1)] = mn;
       }
     }
-    put_values<C>(T, blk, 256, 0, q);
+    put_values<C>(T, blk, q);
   }
   template <int NC>
   static void a8(const uint8_t* q, const uint8_t* m, const qe_block_q8_K* const* x, __m256* acc) {
@@ -550,8 +596,8 @@ struct FmtQ36K {
         m[16 + 16 * (j / 2) + 2 * r + (j & 1)] = static_cast<uint8_t>(static_cast<int8_t>(sc));
       }
     }
-    // Q6_K unpacks to q in [0, 63] (offset applied in the arithmetic); Q3_K to q − 4: store q.
-    put_values<C>(T, blk, 256, T == QE_TYPE_Q3_K ? 4 : 0, q);
+    // Q6_K values are q in [0, 63] (offset applied in the arithmetic); Q3_K's are stored + 4.
+    put_values<C>(T, blk, q);
   }
   template <int NC>
   static void a8(const uint8_t* q, const uint8_t* m, const qe_block_q8_K* const* x, __m256* acc) {
@@ -605,7 +651,7 @@ struct FmtQ2_K {
     put_halves(blk, offsetof(qe_block_q2_K, dmin), m + 16);
     for (int r = 0; r < kTile; ++r)
       for (int j = 0; j < 16; ++j) m[32 + 16 * (j / 2) + 2 * r + (j & 1)] = blk[r][offsetof(qe_block_q2_K, scales) + j];
-    put_values<ChunkQ2>(kType, blk, 256, 0, q);
+    put_values<ChunkQ2>(kType, blk, q);
   }
   template <int NC>
   static void a8(const uint8_t* q, const uint8_t* m, const qe_block_q8_K* const* x, __m256* acc) {

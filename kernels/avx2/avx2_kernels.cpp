@@ -258,9 +258,11 @@ inline __m256i byte_lane(__m256i g) {
     if constexpr (J == 3) return _mm256_srai_epi32(g, 24);
     else return _mm256_srai_epi32(_mm256_slli_epi32(g, 24 - 8 * J), 24);
   } else {
-    if constexpr (J == 3) return _mm256_srli_epi32(g, 24);
-    else if constexpr (J == 0) return _mm256_and_si256(g, _mm256_set1_epi32(0xFF));
-    else return _mm256_and_si256(_mm256_srli_epi32(g, 8 * J), _mm256_set1_epi32(0xFF));
+    // vpshufb moves byte J of each dword to byte 0 and zeroes the other three (index bit 7 set):
+    // one op where a shift and a mask take two.
+    constexpr char z = -128;
+    return _mm256_shuffle_epi8(g, _mm256_setr_epi8(J, z, z, z, 4 + J, z, z, z, 8 + J, z, z, z, 12 + J, z, z, z,
+                                                   J, z, z, z, 4 + J, z, z, z, 8 + J, z, z, z, 12 + J, z, z, z));
   }
 }
 
