@@ -181,6 +181,9 @@ struct Prefetcher {
   }
 };
 
+// GGUF rows -> tiles. Rows past `rows` read an all-zero block (fp16 scales 0: the padding rows
+// compute exact zeros and are never stored). Thread-safe; pack time is a few GB/s of GGUF input
+// for every type (bench_avx2 prints it), so loading is bound by reading the file.
 template <class F>
 void pack(const void* src, int64_t rows, int64_t K, void* dst) {
   static const uint8_t kZeroBlock[sizeof(typename FormatTraits<F::kType>::Block)] = {};  // padding rows
@@ -206,6 +209,10 @@ template <class F>
 using ActOf = std::conditional_t<F::kBlock == 32, ActBlock32, qe_block_q8_K>;
 
 // One tile (8 rows) against NC activation rows xq + c·xrow: Y[c·ldy + 0 .. nrows).
+// Bit-exactness with the spec: lane r of acc[c] is row r's accumulator for column c; it starts
+// at 0.0f and receives that row's blocks in order through F::a8, whose float ops are the
+// spec's (fp16 scales converted exactly, d·dx rounded once, fma rounded once). The integer sums
+// are exact, so their internal order (vpmaddubsw pairs, vpmaddwd, lane-wise adds) is free.
 template <class F, int NC>
 void a8_tile(const uint8_t* tile, int64_t nb, Prefetcher* pf, const uint8_t* xq, size_t xrow, float* y, int64_t ldy,
              int nrows) {
@@ -228,11 +235,17 @@ template <class F>
 void gemm_a8(const void* packed, int64_t rows, int64_t K, int64_t r0, int64_t r1, const void* xq, int64_t batch,
              float* y, int64_t ldy) {
   (void)rows;
-  constexpr int kNc = 4;  // columns per register pass (16 ymm: 8 groups, 4 accumulators, temporaries)
+  // Columns per register pass: every tile-block is decoded once and used for kNc columns. With
+  // 16 ymm (8 groups, kNc accumulators, scales, temporaries) 4 spills a little; measured
+  // (bench_avx2, 1024x2048, batch 128) NC = 2: 108, 3: 115, 4: 124, 5: 126, 6: 123 GMAC/s
+  // on Q4_0, the same shape on Q8_0/Q4_K/Q6_K.
+  constexpr int kNc = 4;
   const int64_t nb = K / F::kBlock;
   const size_t tb = tile_bytes<F>(K), xrow = static_cast<size_t>(nb) * sizeof(ActOf<F>);
   const auto* base = static_cast<const uint8_t*>(packed);
   const auto* x = static_cast<const uint8_t*>(xq);
+  // Loop order: column chunk (activations L2-resident) > tile (weights read from memory once per
+  // chunk, then from L1/L2) > kNc-column pass > blocks. batch = 1 is the GEMV: one pass per tile.
   const int64_t step = chunk_cols(xrow, kNc);
   for (int64_t c0 = 0; c0 < batch; c0 += step) {
     const int64_t c1 = std::min(batch, c0 + step);
@@ -266,13 +279,15 @@ inline __m256i byte_lane(__m256i g) {
   }
 }
 
-// Element 4i+J of the chunk as 8 row floats.
+// Element 4i+J of the chunk as 8 row floats (exact: the integers are below 2^24).
 template <class F, int J>
 inline __m256 value_f(const __m256i* g, int i) {
   return _mm256_cvtepi32_ps(byte_lane<J, F::kSigned>(g[i]));
 }
 
-// Σ x over every kSub elements of a column: sx[s] for s < K / kSub (bias terms of the GEMV).
+// Σ x over every kSub elements of a column: sx[s] for s < K / kSub. The GEMV applies each
+// sub-block's bias (the offset −8·d of Q4_0, the min of Q4_1, −dmin·m of Q4_K, ...) as one
+// bias·Σx instead of one add per weight; computed once per call, shared by every tile.
 inline void sub_sums(const float* x, int64_t K, int sub, float* sx) {
   for (int64_t s = 0; s < K / sub; ++s) {
     __m256 a = _mm256_loadu_ps(x + s * sub);
@@ -417,6 +432,11 @@ inline float* scratch(std::vector<Floats8>& v, size_t floats) {
   return reinterpret_cast<float*>(v.data());
 }
 
+// A16 entry point. GEMV (batch 1): decode in registers, one pass over the weights; it is bound
+// by vector ops (per 8 weights: byte select, convert, FMA, plus the decode), ~17 GB/s of Q4_0
+// per core, below what a core can stream. GEMM: the tile is dequantized once per column chunk
+// into an L1/L2 scratch and the 8x8 micro-kernel runs at the FMA peak (~55 GMAC/s per core),
+// the dequantization amortized over the chunk's columns.
 template <class F>
 void gemm_a16(const void* packed, int64_t rows, int64_t K, int64_t r0, int64_t r1, const float* x, int64_t batch,
               float* y, int64_t ldy) {
