@@ -26,6 +26,26 @@ namespace {
 constexpr int kMaxCols = 8;
 constexpr size_t kGroupBytes = 384 * 1024;
 
+// Software prefetch distance of the weight streams. A lone core keeps too few misses in flight
+// for the DRAM latency on its own; prefetching this far ahead lets the GEMV stream at the
+// bandwidth limit. Reads past a tile's end fall into the next tile (or are harmless hints).
+#ifndef QE_AVX512_PREFETCH
+#define QE_AVX512_PREFETCH 2048
+#endif
+constexpr int kPrefetchBytes = QE_AVX512_PREFETCH;
+
+// Prefetches the cache lines of [p, p + kBytes) kPrefetchBytes ahead (one hint per line; a
+// record smaller than a line gets one hint, repeated hints to a line are cheap).
+template <int kBytes>
+inline __attribute__((always_inline)) void prefetch_ahead(const uint8_t* p) {
+  if constexpr (kPrefetchBytes > 0)
+    static_for<(kBytes + 63) / 64>([&](auto l) { _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 64 * l), _MM_HINT_T0); });
+}
+
+// Tile kernels are [[gnu::noinline, gnu::flatten]]: one standalone function per instantiation
+// with every static_for lambda inlined into it. Without flatten GCC outlines the bigger unrolled
+// lambdas and the accumulators live in memory (A16 ran 5x slower).
+
 // =============================================================================================
 // A8 tile kernels. rec/data: the tile's scale records and data region; x[c]: activation row of
 // column c; prep[c]: that column's per-block integers (see prep_a8); y[c]: Y + column·ldy +
@@ -35,13 +55,15 @@ constexpr size_t kGroupBytes = 384 * 1024;
 // 32-element blocks. isum starts at prep = −kOffset·Σx (the unsigned-offset correction), or 0
 // for the _1 types, whose prep is (float)Σx for the min term fma(m·dx, Σx, acc).
 template <class F, class Dot, int NB>
-__attribute__((noinline)) void a8_tile_b32(const uint8_t* rec, const uint8_t* data, int64_t nblk,
+[[gnu::noinline, gnu::flatten]] void a8_tile_b32(const uint8_t* rec, const uint8_t* data, int64_t nblk,
                                            const ActBlock32* const* x, const int32_t* const* prep, float* const* y,
                                            __mmask16 mask) {
   __m512 acc[NB];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < nblk; ++b) {
     __m512i G[8];
+    prefetch_ahead<F::kDataBytes>(data + b * F::kDataBytes);
+    prefetch_ahead<F::kScaleBytes>(rec + b * F::kScaleBytes);
     F::Enc::unpack(data + b * F::kDataBytes, G);
     const uint8_t* r = rec + b * F::kScaleBytes;
     const __m512 d = load_ph(r);
@@ -64,7 +86,7 @@ __attribute__((noinline)) void a8_tile_b32(const uint8_t* rec, const uint8_t* da
 // msum = Σ_j m_j · (bsums[2j] + bsums[2j+1]) with vpmaddwd of the (m_2p, m_2p+1) pairs against
 // the prepared (bs2_2p, bs2_2p+1) dwords.
 template <class F, class Dot, int NB>
-__attribute__((noinline)) void a8_tile_k32(const uint8_t* rec, const uint8_t* data, int64_t nsb,
+[[gnu::noinline, gnu::flatten]] void a8_tile_k32(const uint8_t* rec, const uint8_t* data, int64_t nsb,
                                            const qe_block_q8_K* const* x, const int32_t* const* prep, float* const* y,
                                            __mmask16 mask) {
   __m512 acc[NB];
@@ -113,7 +135,7 @@ inline __m512i k16_pairs(const uint8_t* r, int p) {
 //   Q2_K:       msum  = Σ_j m_j · bsums[j]               (second fma with dmin)
 // both as vpmaddwd of the pairs against the bsums dwords, straight from the q8_K block.
 template <class F, class Dot, int NB>
-__attribute__((noinline)) void a8_tile_k16(const uint8_t* rec, const uint8_t* data, int64_t nsb,
+[[gnu::noinline, gnu::flatten]] void a8_tile_k16(const uint8_t* rec, const uint8_t* data, int64_t nsb,
                                            const qe_block_q8_K* const* x, const int32_t* const* prep, float* const* y,
                                            __mmask16 mask) {
   constexpr int kShift = F::kOffset == 32 ? 5 : F::kOffset == 4 ? 2 : 0;
@@ -239,7 +261,7 @@ inline void a16_scales(const uint8_t* r, int j, __m512* a, __m512* bm) {
 }
 
 template <class F, int NB>
-__attribute__((noinline)) void a16_tile_q(const uint8_t* rec, const uint8_t* data, int64_t nblk, const float* const* x,
+[[gnu::noinline, gnu::flatten]] void a16_tile_q(const uint8_t* rec, const uint8_t* data, int64_t nblk, const float* const* x,
                                           const float* const* sx, float* const* y, __mmask16 mask) {
   constexpr int kP = NB == 1 ? 4 : NB == 2 ? 2 : 1;
   constexpr int kSubs = 32 / F::kSubElems;  // sub-blocks per chunk
@@ -287,7 +309,7 @@ __attribute__((noinline)) void a16_tile_q(const uint8_t* rec, const uint8_t* dat
 
 // Float weights: one zmm of 16 rows per k, kP interleaved accumulators per column when NB ≤ 2.
 template <class FF, int NB>
-__attribute__((noinline)) void a16_tile_f(const uint8_t* tile, int64_t K, const float* const* x, float* const* y,
+[[gnu::noinline, gnu::flatten]] void a16_tile_f(const uint8_t* tile, int64_t K, const float* const* x, float* const* y,
                                           __mmask16 mask) {
   constexpr int kP = NB == 1 ? 4 : NB == 2 ? 2 : 1;
   constexpr size_t kStride = kTile * FF::kBytes;
