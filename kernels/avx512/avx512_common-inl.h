@@ -74,7 +74,7 @@ inline __mmask16 first_lanes(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mma
 // (Q8_0 stored as q + 128) are split into nibbles: u·x = lo·x + 16·hi·x, each part 4-bit.
 struct DotBw {
   static constexpr bool kVnni = false;
-  template <int N, int kUMax>
+  template <int N, int kUMax, int kChains = 2>  // kChains: see DotVnni (the int16 runs are independent already)
   static inline __attribute__((always_inline)) __m512i dot(__m512i acc, const __m512i* G, const int8_t* x) {
     const __m512i ones = _mm512_set1_epi16(1);
     if constexpr (kUMax <= 127) {
@@ -107,22 +107,22 @@ struct DotBw {
 
 #ifdef __AVX512VNNI__
 // AVX-512 VNNI: vpdpbusd adds Σ_i u8·s8 of a dword straight into an int32 lane, without
-// intermediate saturation. Eight groups run as two chains to halve the dependency latency.
+// intermediate saturation. The groups are spread over kChains independent accumulators (group
+// g feeds chain g mod kChains) so that a lone column is not bound by the vpdpbusd latency; with
+// several columns the columns themselves provide that parallelism.
 struct DotVnni {
   static constexpr bool kVnni = true;
-  template <int N, int kUMax>
+  template <int N, int kUMax, int kChains = 2>
   static inline __attribute__((always_inline)) __m512i dot(__m512i acc, const __m512i* G, const int8_t* x) {
-    if constexpr (N >= 8) {
-      __m512i acc2 = _mm512_setzero_si512();
-      static_for<N / 2>([&](auto h) {
-        acc = _mm512_dpbusd_epi32(acc, G[2 * h], bcast_i32(x + 8 * h));
-        acc2 = _mm512_dpbusd_epi32(acc2, G[2 * h + 1], bcast_i32(x + 8 * h + 4));
-      });
-      return _mm512_add_epi32(acc, acc2);
-    } else {
-      static_for<N>([&](auto g) { acc = _mm512_dpbusd_epi32(acc, G[g], bcast_i32(x + 4 * g)); });
-      return acc;
-    }
+    constexpr int C = std::min(N, kChains);
+    __m512i a[C];
+    a[0] = acc;
+    for (int c = 1; c < C; ++c) a[c] = _mm512_setzero_si512();
+    static_for<N>([&](auto g) { a[g % C] = _mm512_dpbusd_epi32(a[g % C], G[g], bcast_i32(x + 4 * g)); });
+    if constexpr (C == 4) return _mm512_add_epi32(_mm512_add_epi32(a[0], a[1]), _mm512_add_epi32(a[2], a[3]));
+    if constexpr (C == 2) return _mm512_add_epi32(a[0], a[1]);
+    static_assert(C == 1 || C == 2 || C == 4, "1, 2 or 4 chains");
+    return a[0];
   }
 };
 #endif

@@ -13,6 +13,11 @@
 // spec's order, with the spec's float operations (cvtdq2ps, vmulps, vfmadd = single-rounding
 // fma). Integer sums are exact, so their internal order (vpdpbusd chains, the −kOffset·Σx
 // correction folded into the initial accumulator, sub-scale products) is free.
+//
+// A16 has two kernels: with 4 or 8 columns the unpacked weights are converted to fp32 once and
+// fed to FMAs for every column (a16_tile_q); one or two columns (decode) would pay that
+// conversion per multiply-add, so they split the fp32 activations into four exact-enough int8
+// digits and reuse the integer dots of A8 (a16i_tile, see split_levels).
 #pragma once
 
 #include <bit>
@@ -34,13 +39,21 @@ constexpr size_t kGroupBytes = 384 * 1024;
 #endif
 constexpr int kPrefetchBytes = QE_AVX512_PREFETCH;
 
-// Prefetches the cache lines of [p, p + kBytes) kPrefetchBytes ahead (one hint per line; a
-// record smaller than a line gets one hint, repeated hints to a line are cheap).
-template <int kBytes>
+// Prefetches the cache lines of [p, p + kBytes) kAhead bytes ahead (one hint per line; a record
+// smaller than a line gets one hint, repeated hints to a line are cheap). The data stream runs
+// kPrefetchBytes ahead, a scale stream the same number of blocks ahead (scale_ahead<F>).
+template <int kBytes, int kAhead = kPrefetchBytes>
 inline __attribute__((always_inline)) void prefetch_ahead(const uint8_t* p) {
-  if constexpr (kPrefetchBytes > 0)
-    static_for<(kBytes + 63) / 64>([&](auto l) { _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 64 * l), _MM_HINT_T0); });
+  // __builtin_prefetch: GCC 12 silently drops _mm_prefetch inside a generic lambda.
+  if constexpr (kAhead > 0)
+    static_for<(kBytes + 63) / 64>([&](auto l) { __builtin_prefetch(p + kAhead + 64 * l, 0, 3); });
 }
+template <class F>
+constexpr int scale_ahead = std::max(64, kPrefetchBytes * F::kScaleBytes / F::kDataBytes);
+
+// Accumulator chains per group dot: one column alone needs several to hide the vpdpbusd latency.
+template <int NB>
+constexpr int kChains = NB == 1 ? 4 : NB == 2 ? 2 : 1;
 
 // Tile kernels are [[gnu::noinline, gnu::flatten]]: one standalone function per instantiation
 // with every static_for lambda inlined into it. Without flatten GCC outlines the bigger unrolled
@@ -63,14 +76,14 @@ template <class F, class Dot, int NB>
   for (int64_t b = 0; b < nblk; ++b) {
     __m512i G[8];
     prefetch_ahead<F::kDataBytes>(data + b * F::kDataBytes);
-    prefetch_ahead<F::kScaleBytes>(rec + b * F::kScaleBytes);
+    prefetch_ahead<F::kScaleBytes, scale_ahead<F>>(rec + b * F::kScaleBytes);
     F::Enc::unpack(data + b * F::kDataBytes, G);
     const uint8_t* r = rec + b * F::kScaleBytes;
     const __m512 d = load_ph(r);
     static_for<NB>([&](auto c) {
       const ActBlock32& xb = x[c][b];
       const __m512i init = F::kHasMin ? _mm512_setzero_si512() : _mm512_set1_epi32(prep[c][b]);
-      const __m512i isum = Dot::template dot<8, F::Enc::kUMax>(init, G, xb.qs);
+      const __m512i isum = Dot::template dot<8, F::Enc::kUMax, kChains<NB>>(init, G, xb.qs);
       const __m512 dx = _mm512_set1_ps(xb.d);
       acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, dx), acc[c]);
       if constexpr (F::kHasMin) {
@@ -96,12 +109,14 @@ template <class F, class Dot, int NB>
     const uint8_t* dp = data + sb * F::kDataBytes;
     __m512i isum[NB];
     for (auto& s : isum) s = _mm512_setzero_si512();
+    prefetch_ahead<F::kScaleBytes, scale_ahead<F>>(r);
     for (int j = 0; j < 8; ++j) {
       __m512i G[8];
+      prefetch_ahead<F::Enc::kBytes>(dp + j * F::Enc::kBytes);
       F::Enc::unpack(dp + j * F::Enc::kBytes, G);
       const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + 64 + 16 * j)));
       static_for<NB>([&](auto c) {
-        const __m512i s = Dot::template dot<8, F::Enc::kUMax>(_mm512_setzero_si512(), G, x[c][sb].qs + 32 * j);
+        const __m512i s = Dot::template dot<8, F::Enc::kUMax, kChains<NB>>(_mm512_setzero_si512(), G, x[c][sb].qs + 32 * j);
         isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(s, sc));
       });
     }
@@ -148,8 +163,10 @@ template <class F, class Dot, int NB>
     const uint8_t* dp = data + sb * F::kDataBytes;
     __m512i isum[NB];
     for (auto& s : isum) s = _mm512_setzero_si512();
+    prefetch_ahead<F::kScaleBytes, scale_ahead<F>>(r);
     for (int h = 0; h < 8; ++h) {
       __m512i G[8];
+      prefetch_ahead<F::Enc::kBytes>(dp + h * F::Enc::kBytes);
       F::Enc::unpack(dp + h * F::Enc::kBytes, G);
       const __m512i pr = k16_pairs<F>(r, h);
       __m512i sc0, sc1;  // int32 scales of sub-blocks 2h, 2h+1
@@ -162,8 +179,8 @@ template <class F, class Dot, int NB>
       }
       static_for<NB>([&](auto c) {
         const int8_t* xq = x[c][sb].qs + 32 * h;
-        const __m512i s0 = Dot::template dot<4, F::Enc::kUMax>(_mm512_setzero_si512(), G, xq);
-        const __m512i s1 = Dot::template dot<4, F::Enc::kUMax>(_mm512_setzero_si512(), G + 4, xq + 16);
+        const __m512i s0 = Dot::template dot<4, F::Enc::kUMax, kChains<NB>>(_mm512_setzero_si512(), G, xq);
+        const __m512i s1 = Dot::template dot<4, F::Enc::kUMax, kChains<NB>>(_mm512_setzero_si512(), G + 4, xq + 16);
         isum[c] = _mm512_add_epi32(isum[c], _mm512_add_epi32(_mm512_mullo_epi32(s0, sc0), _mm512_mullo_epi32(s1, sc1)));
       });
     }
@@ -213,8 +230,9 @@ void prep_a8(const void* xrow, int64_t nblk, int32_t* out) {
 }
 
 // =============================================================================================
-// A16 tile kernels (fp32 activations). Per sub-block j (16 or 32 elements) and column:
-//   S = Σ_k u_k · x_k     (u converted exactly to fp32; NB ≤ 2 uses kP partial sums for ILP)
+// A16 tile kernels (fp32 activations), 4 or 8 columns. Per sub-block j (16 or 32 elements)
+// and column:
+//   S = Σ_k u_k · x_k     (u converted exactly to fp32 once, then one FMA per column)
 //   acc += a_j ⊙ (S − kOffset·Σx) [+ b_j ⊙ Σx]
 // with per-row a_j (scale), b_j (min term) and Σx over the sub-block from the panel's prep.
 // =============================================================================================
@@ -263,7 +281,7 @@ inline void a16_scales(const uint8_t* r, int j, __m512* a, __m512* bm) {
 template <class F, int NB>
 [[gnu::noinline, gnu::flatten]] void a16_tile_q(const uint8_t* rec, const uint8_t* data, int64_t nblk, const float* const* x,
                                           const float* const* sx, float* const* y, __mmask16 mask) {
-  constexpr int kP = NB == 1 ? 4 : NB == 2 ? 2 : 1;
+  static_assert(NB >= 4, "one or two columns take a16i_tile");
   constexpr int kSubs = 32 / F::kSubElems;  // sub-blocks per chunk
   constexpr int kGroups = 8 / kSubs;        // group vectors per sub-block
   constexpr int kSubsPerBlock = F::kBlockElems / F::kSubElems;
@@ -277,29 +295,117 @@ template <class F, int NB>
       F::Enc::unpack(data + b * F::kDataBytes + h * F::Enc::kBytes, G);
       const int64_t k0 = b * F::kBlockElems + 32 * h;
       static_for<kSubs>([&](auto hs) {
-        __m512 S[NB][kP];
-        for (auto& sc : S)
-          for (auto& s : sc) s = _mm512_setzero_ps();
+        __m512 S[NB];
+        for (auto& s : S) s = _mm512_setzero_ps();
         static_for<kGroups>([&](auto gg) {
           constexpr int g = hs * kGroups + gg;
           static_for<4>([&](auto i) {
             const __m512 uf = extract_f<i, F::kA16Signed>(G[g]);
-            static_for<NB>([&](auto c) {
-              __m512& s = S[c][(4 * gg + i) % kP];
-              s = _mm512_fmadd_ps(uf, _mm512_set1_ps(x[c][k0 + 4 * g + i]), s);
-            });
+            static_for<NB>([&](auto c) { S[c] = _mm512_fmadd_ps(uf, _mm512_set1_ps(x[c][k0 + 4 * g + i]), S[c]); });
           });
         });
         const int j = h * kSubs + hs;
         __m512 a, bm = _mm512_setzero_ps();
         a16_scales<F>(r, j, &a, &bm);
         static_for<NB>([&](auto c) {
-          __m512 s = S[c][0];
-          static_for<kP - 1>([&](auto p) { s = _mm512_add_ps(s, S[c][p + 1]); });
+          __m512 s = S[c];
           const float sxv = sx[c][b * kSubsPerBlock + j];
           if constexpr (kOff != 0.0f) s = _mm512_fnmadd_ps(_mm512_set1_ps(kOff), _mm512_set1_ps(sxv), s);
           acc[c] = _mm512_fmadd_ps(a, s, acc[c]);
           if constexpr (F::kHasMin) acc[c] = _mm512_fmadd_ps(bm, _mm512_set1_ps(sxv), acc[c]);
+        });
+      });
+    }
+  }
+  static_for<NB>([&](auto c) { _mm512_mask_storeu_ps(y[c], mask, acc[c]); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A16 for one or two columns (decode): the fp32 activations are split exactly enough into
+// kLevels int8 "digits" per 32-element block,
+//     x ≈ d_0·q_0 + d_1·q_1 + d_2·q_2 + d_3·q_3,   d_0 = max|x| / 127,  d_{l+1} = d_l / 254,
+// each q_l the rounded residual of the levels before it (|q_l| ≤ 127). The weights then meet
+// the digits in the same u8·s8 group dots as A8 (no per-element unpacking or conversion: the
+// GEMV's cost drops from vpshufb + vcvtdq2ps + vfmadd per 16 weights to one vpdpbusd per 64 per
+// level). The representation error is ≤ d_3 / 2 = max|x| / (2·127·254³) ≈ 2.4e-10·max|x| per
+// element, far below fp32 rounding of the sums, so this stays an fp32-accurate A16 path.
+// Columns 3+ of a panel use the FMA kernel above, which is cheaper once the unpacking is shared.
+// ---------------------------------------------------------------------------------------------
+constexpr int kLevels = 4;
+
+// One 32-element block of one activation column.
+struct XLevels {
+  int8_t q[kLevels][32];     // the digits
+  float d[kLevels];          // their scales
+  int32_t corr[kLevels][3];  // −kOffset·Σq_l over elements 0..15, 16..31 and 0..31
+  float sx[3];               // Σx over the same ranges (min terms)
+  int32_t pad;
+};
+static_assert(sizeof(XLevels) % 16 == 0, "XLevels rows stay 16-byte aligned");
+
+template <class F>
+void split_levels(const float* x, int64_t K, XLevels* out) {
+  for (int64_t b = 0; b < K / 32; ++b) {
+    XLevels& o = out[b];
+    __m512 r0 = _mm512_loadu_ps(x + 32 * b), r1 = _mm512_loadu_ps(x + 32 * b + 16);
+    o.sx[0] = _mm512_reduce_add_ps(r0);
+    o.sx[1] = _mm512_reduce_add_ps(r1);
+    o.sx[2] = o.sx[0] + o.sx[1];
+    float d = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(r0), _mm512_abs_ps(r1))) / 127.0f;
+    for (int l = 0; l < kLevels; ++l) {
+      const __m512 vd = _mm512_set1_ps(d), vid = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+      const __m512i q0 = quantize16(r0, vid), q1 = quantize16(r1, vid);
+      // Residual for the next level: x − d·q with a single rounding.
+      r0 = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(q0), vd, r0);
+      r1 = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(q1), vd, r1);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.q[l]), _mm512_cvtsepi32_epi8(q0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.q[l] + 16), _mm512_cvtsepi32_epi8(q1));
+      o.d[l] = d;
+      const int32_t s0 = _mm512_reduce_add_epi32(q0), s1 = _mm512_reduce_add_epi32(q1);
+      o.corr[l][0] = -F::kOffset * s0;
+      o.corr[l][1] = -F::kOffset * s1;
+      o.corr[l][2] = -F::kOffset * (s0 + s1);
+      d /= 254.0f;
+    }
+    o.pad = 0;
+  }
+}
+
+template <class F, class Dot, int NB>
+[[gnu::noinline, gnu::flatten]] void a16i_tile(const uint8_t* rec, const uint8_t* data, int64_t nblk,
+                                               const XLevels* const* x, float* const* y, __mmask16 mask) {
+  constexpr int kSubs = 32 / F::kSubElems;
+  constexpr int kGroups = 8 / kSubs;
+  __m512 acc[NB];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nblk; ++b) {
+    const uint8_t* r = rec + b * F::kScaleBytes;
+    prefetch_ahead<F::kScaleBytes, scale_ahead<F>>(r);
+    for (int h = 0; h < F::kChunks; ++h) {
+      __m512i G[8];
+      prefetch_ahead<F::Enc::kBytes>(data + b * F::kDataBytes + h * F::Enc::kBytes);
+      F::Enc::unpack(data + b * F::kDataBytes + h * F::Enc::kBytes, G);
+      const int64_t xb = b * F::kChunks + h;
+      static_for<kSubs>([&](auto hs) {
+        constexpr int kRange = kSubs == 1 ? 2 : hs;  // corr / sx index: whole block or half
+        __m512 a, bm = _mm512_setzero_ps();
+        a16_scales<F>(r, h * kSubs + hs, &a, &bm);
+        static_for<NB>([&](auto c) {
+          const XLevels& xl = x[c][xb];
+          // The levels are independent dots; combine them as a tree (d_0 S_0 + d_1 S_1) +
+          // (d_2 S_2 + d_3 S_3) to keep the per-block dependency chain short.
+          __m512 p[kLevels];
+          static_for<kLevels>([&](auto l) {
+            const __m512i init = F::kOffset != 0 ? _mm512_set1_epi32(xl.corr[l][kRange]) : _mm512_setzero_si512();
+            const __m512i s =
+                Dot::template dot<kGroups, F::Enc::kUMax, kChains<NB>>(init, G + hs * kGroups, xl.q[l] + 16 * hs);
+            p[l] = _mm512_cvtepi32_ps(s);
+          });
+          static_assert(kLevels == 4, "the combination tree below is written for 4 levels");
+          const __m512 t = _mm512_add_ps(_mm512_fmadd_ps(p[1], _mm512_set1_ps(xl.d[1]), _mm512_mul_ps(p[0], _mm512_set1_ps(xl.d[0]))),
+                                         _mm512_fmadd_ps(p[3], _mm512_set1_ps(xl.d[3]), _mm512_mul_ps(p[2], _mm512_set1_ps(xl.d[2]))));
+          acc[c] = _mm512_fmadd_ps(a, t, acc[c]);
+          if constexpr (F::kHasMin) acc[c] = _mm512_fmadd_ps(bm, _mm512_set1_ps(xl.sx[kRange]), acc[c]);
         });
       });
     }
@@ -404,16 +510,24 @@ void gemm_a8(const void* packed, int64_t rows, int64_t K, int64_t r0, int64_t r1
   (void)rows;
 }
 
-template <class F>
+template <class F, class Dot>
 void gemm_a16(const void* packed, int64_t rows, int64_t K, int64_t r0, int64_t r1, const float* x, int64_t batch,
               float* y, int64_t ldy) {
   const Geo<F> geo(K);
   const auto* base = static_cast<const uint8_t*>(packed);
-  const int64_t nsub = K / F::kSubElems;
-  thread_local std::vector<float> sx_buf;  // (kMaxCols, nsub): Σx per sub-block
+  const int64_t nsub = K / F::kSubElems, nx = K / 32;
+  thread_local std::vector<float> sx_buf;     // (kMaxCols, nsub): Σx per sub-block, FMA columns
+  thread_local std::vector<XLevels> xl_buf;   // (≤ 3, K / 32): digits of the level columns
   if (sx_buf.size() < static_cast<size_t>(kMaxCols * nsub)) sx_buf.resize(static_cast<size_t>(kMaxCols * nsub));
+  if (xl_buf.size() < static_cast<size_t>(3 * nx)) xl_buf.resize(static_cast<size_t>(3 * nx));
+  // drive() hands a panel of nc columns to kernels of 8, 4, 2, 1 columns in that order: full
+  // panels and the first 4 columns of a last panel of 4..7 go to the FMA kernel, the last
+  // batch − fma_end (≤ 3) columns to the level kernel. Their digits are prepared once per call
+  // (drive's prep runs once per tile group); Σx for the FMA columns once per panel.
+  const int64_t rem = batch % kMaxCols, fma_end = batch - rem + (rem >= 4 ? 4 : 0);
+  for (int64_t col = fma_end; col < batch; ++col) split_levels<F>(x + col * K, K, xl_buf.data() + (col - fma_end) * nx);
   auto prep = [&](int64_t c0, int nc) {
-    for (int c = 0; c < nc; ++c) {
+    for (int c = 0; c < nc && c0 + c < fma_end; ++c) {
       const float* xc = x + (c0 + c) * K;
       float* out = sx_buf.data() + c * nsub;
       for (int64_t j = 0; j < nsub; ++j) {
@@ -425,16 +539,22 @@ void gemm_a16(const void* packed, int64_t rows, int64_t K, int64_t r0, int64_t r
   };
   auto tile = [&](int64_t t, int64_t c0, int c, auto nb, __mmask16 mask) {
     constexpr int NB = decltype(nb)::value;
-    const float* xs[NB];
-    const float* ss[NB];
     float* ys[NB];
-    for (int i = 0; i < NB; ++i) {
-      xs[i] = x + (c0 + c + i) * K;
-      ss[i] = sx_buf.data() + (c + i) * nsub;
-      ys[i] = y + (c0 + c + i) * ldy + t * kTile;
-    }
+    for (int i = 0; i < NB; ++i) ys[i] = y + (c0 + c + i) * ldy + t * kTile;
     const uint8_t* tp = base + t * geo.tile_bytes;
-    a16_tile_q<F, NB>(tp, tp + geo.scale_region, geo.nblk, xs, ss, ys, mask);
+    if constexpr (NB >= 4) {
+      const float* xs[NB];
+      const float* ss[NB];
+      for (int i = 0; i < NB; ++i) {
+        xs[i] = x + (c0 + c + i) * K;
+        ss[i] = sx_buf.data() + (c + i) * nsub;
+      }
+      a16_tile_q<F, NB>(tp, tp + geo.scale_region, geo.nblk, xs, ss, ys, mask);
+    } else {
+      const XLevels* xs[NB];
+      for (int i = 0; i < NB; ++i) xs[i] = xl_buf.data() + (c0 + c + i - fma_end) * nx;
+      a16i_tile<F, Dot, NB>(tp, tp + geo.scale_region, geo.nblk, xs, ys, mask);
+    }
   };
   drive(r0, r1, batch, geo.tile_bytes, prep, tile);
   (void)rows;
@@ -468,7 +588,7 @@ MatmulKernels make_quant() {
   m.tile = kTile;
   m.packed_bytes = &packed_bytes<F>;
   m.pack = &pack<F>;
-  m.gemm_a16 = &gemm_a16<F>;
+  m.gemm_a16 = &gemm_a16<F, Dot>;
   m.gemm_a8 = &gemm_a8<F, Dot>;
   return m;
 }

@@ -181,5 +181,24 @@ TEST(Avx512Kernels, A16RawBlocks) {
   }
 }
 
+// One and two columns run the A16 "digits" kernel (activations split into int8 levels): blocks
+// with 1000x outliers next to small values are its worst case and must stay within the bound.
+TEST(Avx512Kernels, A16LevelsWithLargeOutliers) {
+  for (const KernelTable* tbl : avx512_tables()) {
+    for (qe_type t : kQuantTypes) {
+      SCOPED_TRACE(std::string(isa_name(tbl->isa)) + " " + qe_type_get(t)->name);
+      const int64_t rows = 40, K = 2048;
+      const auto wf = normal_floats(static_cast<size_t>(rows * K), 9);
+      std::vector<uint8_t> w(qe_row_bytes(t, K) * rows);
+      for (int64_t r = 0; r < rows; ++r) ref::quantize_row(t, wf.data() + r * K, w.data() + r * qe_row_bytes(t, K), K);
+      for (int64_t batch : {1, 3}) {
+        auto x = normal_floats(static_cast<size_t>(batch * K), 10);
+        for (size_t k = 0; k < x.size(); k += 37) x[k] *= 1000.0f;
+        check_a16(*tbl, t, w, rows, K, batch, x, 1);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace qe::cpu

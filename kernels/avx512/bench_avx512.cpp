@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +31,12 @@ using qe::cpu::KernelTable;
 using qe::cpu::MatmulKernels;
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+double thread_cpu() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 // Seconds per call of f(i): the best of several trials of `calls` calls each. Other processes
 // share this machine's two cores; the best trial is the one they left alone.
@@ -126,8 +133,19 @@ void bench_type(const KernelTable& tbl, qe_type t, int64_t rows, int64_t K) {
           });
         });
       }
-      std::printf("  GEMV %s %d thr: %6.1f GB/s DRAM (%6.1f us; read ceiling %5.1f GB/s), %6.1f GB/s hot\n",
+      std::printf("  GEMV %s %d thr: %6.1f GB/s DRAM (%6.1f us; read ceiling %5.1f GB/s), %6.1f GB/s hot",
                   a8 ? "A8 " : "A16", threads, pb / dts[0] / 1e9, dts[0] * 1e6, read_gbs, pb / dts[1] / 1e9);
+      if (threads == 1) {
+        // The same hot loop in thread CPU time: what the kernel does on a core of its own
+        // (other processes' share of the core does not count).
+        const double c0 = thread_cpu();
+        for (int i = 0; i < copies; ++i) {
+          if (a8) mm.gemm_a8(packed, rows, K, 0, rows, xq.data(), 1, y.data(), rows);
+          else mm.gemm_a16(packed, rows, K, 0, rows, x.data(), 1, y.data(), rows);
+        }
+        std::printf(", %6.1f GB/s hot cpu-time", pb * copies / (thread_cpu() - c0) / 1e9);
+      }
+      std::printf("\n");
     }
     if (std::getenv("BENCH_GEMV_ONLY") != nullptr) continue;
     for (int64_t batch : {64, 512}) {
