@@ -79,9 +79,10 @@ template <class F, class Dot, int NB>
     prefetch_ahead<F::kScaleBytes, scale_ahead<F>>(rec + b * F::kScaleBytes);
     F::Enc::unpack(data + b * F::kDataBytes, G);
     const uint8_t* r = rec + b * F::kScaleBytes;
-    const __m512 d = load_ph(r);
+    const __m512 d = load_ph(r);  // the 16 rows' fp16 block scales, exact in fp32
     static_for<NB>([&](auto c) {
       const ActBlock32& xb = x[c][b];
+      // isum = Σ u·x − kOffset·Σx exactly; then the spec's acc = fma((float)isum, d·dx, acc).
       const __m512i init = F::kHasMin ? _mm512_setzero_si512() : _mm512_set1_epi32(prep[c][b]);
       const __m512i isum = Dot::template dot<8, F::Enc::kUMax, kChains<NB>>(init, G, xb.qs);
       const __m512 dx = _mm512_set1_ps(xb.d);
@@ -448,7 +449,11 @@ template <class FF, int NB>
 // every tile of rows [r0, r1) and the columns c0 + c .. c0 + c + NB − 1 of the panel.
 template <class Prep, class Tile>
 void drive(int64_t r0, int64_t r1, int64_t batch, size_t tile_bytes, Prep&& prep, Tile&& tile) {
+  // r0 is a multiple of kTile (the engine's contract); r1 may end inside a tile, whose missing
+  // rows are the pack's zero padding: they are computed and masked off at the store.
   const int64_t t0 = r0 / kTile, t1 = tiles_of(r1);
+  // Loop order: a tile group stays in L2 while every column panel passes over it; a panel's
+  // activations (8 rows of K) stay in L1/L2 while the group's tiles pass under them.
   const int64_t group = std::max<int64_t>(1, static_cast<int64_t>(kGroupBytes / tile_bytes));
   for (int64_t ta = t0; ta < t1; ta += group) {
     const int64_t tb = std::min(t1, ta + group);
@@ -457,6 +462,8 @@ void drive(int64_t r0, int64_t r1, int64_t batch, size_t tile_bytes, Prep&& prep
       prep(c0, nc);
       for (int64_t t = ta; t < tb; ++t) {
         const __mmask16 mask = first_lanes(static_cast<int>(std::min<int64_t>(kTile, r1 - t * kTile)));
+        // Split the panel into kernels of 8, 4, 2, 1 columns (e.g. 7 = 4 + 2 + 1): four
+        // instantiations per type cover every batch size.
         int c = 0;
         auto run = [&](auto nb) {
           if (nc - c >= nb) {
@@ -482,12 +489,15 @@ void gemm_a8(const void* packed, int64_t rows, int64_t K, int64_t r0, int64_t r1
   const auto* xbase = static_cast<const uint8_t*>(xq);
   const size_t xrow = act_row_bytes(a8_layout(F::kType), K);
   const size_t per_col = static_cast<size_t>(geo.nblk) * kPrepPerBlock<F>;
-  thread_local std::vector<int32_t> prep_buf;
+  // Per-thread scratch: the engine calls from its OpenMP threads on disjoint row ranges, and
+  // the buffer only grows, so steady-state calls never allocate.
+  thread_local std::vector<int32_t> prep_buf;  // (kMaxCols, nblk · kPrepPerBlock)
   if (prep_buf.size() < kMaxCols * per_col) prep_buf.resize(kMaxCols * per_col);
   auto prep = [&](int64_t c0, int nc) {
     if constexpr (kPrepPerBlock<F> > 0)
       for (int c = 0; c < nc; ++c) prep_a8<F>(xbase + (c0 + c) * xrow, geo.nblk, prep_buf.data() + c * per_col);
   };
+  // Column pointers into X, the prep and Y for one kernel call; the kernel family is the format's.
   auto tile = [&](int64_t t, int64_t c0, int c, auto nb, __mmask16 mask) {
     constexpr int NB = decltype(nb)::value;
     const Act* xs[NB];
@@ -560,6 +570,7 @@ void gemm_a16(const void* packed, int64_t rows, int64_t K, int64_t r0, int64_t r
   (void)rows;
 }
 
+// Float weights need no prep: the tile is the fp32/fp16/bf16 values themselves.
 template <class FF>
 void gemm_a16_f(const void* packed, int64_t rows, int64_t K, int64_t r0, int64_t r1, const float* x, int64_t batch,
                 float* y, int64_t ldy) {
@@ -603,6 +614,8 @@ MatmulKernels make_float() {
   return m;
 }
 
+// Every weight type gets 16-row tiles and both modes (the float types A16 only); Dot is the one
+// difference between the avx512 and avx512vnni tables.
 template <class Dot>
 KernelTable build_table(Isa isa) {
   KernelTable t;
