@@ -9,11 +9,15 @@
 // GCC 12's avx512fintrin.h builds its "undefined" vectors by self-initialization (__Y = __Y),
 // which -Wuninitialized reports once the intrinsics are inlined (GCC PR 105593). Silence it for
 // the lines of that header only: diagnostics are filtered by the location they point at.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 #include <algorithm>
 #include <cstdint>

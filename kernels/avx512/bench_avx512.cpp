@@ -3,11 +3,15 @@
 // usage: bench_avx512 [isa=avx512vnni] [types=Q4_0,Q8_0,Q4_1,Q4_K,Q6_K] [rows=5632] [K=2048]
 // GEMV rotates over enough copies of the matrix (> 128 MiB) that every call streams its weights
 // from DRAM, as decode does; "read" is a plain AVX-512 read of the same bytes (the ceiling).
-#pragma GCC diagnostic push  // GCC PR 105593: see avx512_common-inl.h
+#if defined(__GNUC__) && !defined(__clang__)  // GCC PR 105593: see avx512_common-inl.h
+#pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #include <omp.h>
 
 #include <algorithm>
