@@ -131,16 +131,21 @@ float max_of(const float* x, int32_t n) {
 
 // Σ a·b over n floats holding integers whose partial sums stay below 2^24: exact, so 16
 // independent lanes (which vectorize) give the same result as any other order.
+// Σ of 16 lanes folded in halves (a register's halves added in turn).
+inline float fold16(const float* lane) {
+  float f8[8], f4[4];
+  for (int32_t l = 0; l < 8; ++l) f8[l] = lane[l] + lane[l + 8];
+  for (int32_t l = 0; l < 4; ++l) f4[l] = f8[l] + f8[l + 4];
+  return (f4[0] + f4[2]) + (f4[1] + f4[3]);
+}
+
 float exact_dot(const float* a, const float* b, int32_t n) {
   float lane[16] = {};
   int32_t i = 0;
   for (; i + 16 <= n; i += 16)
     for (int32_t l = 0; l < 16; ++l) lane[l] += a[i + l] * b[i + l];
   for (; i < n; ++i) lane[0] += a[i] * b[i];
-  float f8[8], f4[4];
-  for (int32_t l = 0; l < 8; ++l) f8[l] = lane[l] + lane[l + 8];
-  for (int32_t l = 0; l < 4; ++l) f4[l] = f8[l] + f8[l + 4];
-  return (f4[0] + f4[2]) + (f4[1] + f4[3]);
+  return fold16(lane);
 }
 
 // q (dim) = round_half_even(x / s) in [-127, 127] with s = max|x| / 127 over the n inputs;
@@ -231,12 +236,14 @@ float softmax_tile(const float* s, int32_t n, AttnState& st, float* p) {
 float quantize_p(const float* x, uint8_t* P, const float* z = nullptr, int32_t* zs = nullptr) {
   const float mx = max_of(x, kT);  // x >= 0
   const float inv = mx > 0.0f ? 255.0f / mx : 0.0f;
-  float v[kT];
-  for (int32_t j = 0; j < kT; ++j) {
-    v[j] = std::min(255.0f, std::nearbyint(x[j] * inv));
-    P[j] = static_cast<uint8_t>(v[j]);
-  }
-  if (z != nullptr) *zs = static_cast<int32_t>(exact_dot(v, z, kT));
+  float lane[16] = {};  // Σ P·z in 16 lanes, never leaving the register
+  for (int32_t j0 = 0; j0 < kT; j0 += 16)
+    for (int32_t l = 0; l < 16; ++l) {
+      const float v = std::min(255.0f, std::nearbyint(x[j0 + l] * inv));
+      P[j0 + l] = static_cast<uint8_t>(v);
+      if (z != nullptr) lane[l] += v * z[j0 + l];
+    }
+  if (z != nullptr) *zs = static_cast<int32_t>(fold16(lane));
   return mx / 255.0f;
 }
 
@@ -270,15 +277,22 @@ void block_scores_int(const KvHead& kv, int32_t blk, int32_t b, const AttnRow* r
       for (int32_t t = 0; t < kB; ++t) w.s[r * kT + b * kB + t] = static_cast<float>(w.isum[r * kB + t]) * (d[t] * w.c[r]);
   } else if (!L.k_per_channel) {
     qk_q4(block, dim, L.group, w.q8, n_rows, w.isum);
-    cvt_f16(q4_scales(block, dim), w.kd, ng * kB);  // once per block, for every row
+    // Scales and zero points once per block, for every row. (float)(isum − z·Σq8) is formed in
+    // fp32 directly: every term is an integer below 2^24 (|isum| < 2^19, |z·Σq8| < 2^21), so the
+    // product and difference are exact and equal the specification's int32 arithmetic.
+    cvt_f16(q4_scales(block, dim), w.kd, ng * kB);
     const int8_t* z = q4_zeros(block, dim, ng);
+    float zf[kMaxGroups * kB];
+    for (int32_t i = 0; i < ng * kB; ++i) zf[i] = z[i];
     for (int32_t r = 0; r < n_rows; ++r) {
       float a[kB] = {};
-      for (int32_t g = 0; g < ng; ++g)
+      for (int32_t g = 0; g < ng; ++g) {
+        const float qs = static_cast<float>(w.qsum[r * ng + g]);
         for (int32_t t = 0; t < kB; ++t) {
-          const int32_t v = w.isum[(r * ng + g) * kB + t] - z[g * kB + t] * w.qsum[r * ng + g];
-          a[t] = a[t] + static_cast<float>(v) * w.kd[g * kB + t];
+          const float v = static_cast<float>(w.isum[(r * ng + g) * kB + t]) - zf[g * kB + t] * qs;
+          a[t] = a[t] + v * w.kd[g * kB + t];
         }
+      }
       for (int32_t t = 0; t < kB; ++t) w.s[r * kT + b * kB + t] = a[t] * w.c[r];
     }
   } else if (pos0 < kv.n_q) {

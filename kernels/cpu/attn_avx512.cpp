@@ -87,73 +87,94 @@ void qk_q4(const uint8_t* kq, int32_t dim, int32_t group, const int8_t* q8, int3
   }
 }
 
-// Lanes = 16 output dimensions; NA accumulators (64 dimensions at most) per pass over the tile.
-// Quads whose four P are all zero (masked or negligible positions) are skipped.
+// Lanes = 16 output dimensions. Two rows per pass share every value load, and their 2·NA
+// independent accumulators (NA chunks of 16 dimensions, 64 at most) hide vpdpbusd's latency.
+// Quads whose P are all zero in both rows (masked or negligible positions) are skipped.
 template <int NA>
-void pv_q8_pass(const int8_t* const* vq, int32_t nb, int32_t dim, const uint8_t* pr, int32_t e0, int32_t* out) {
-  __m512i acc[NA];
-  for (auto& a : acc) a = _mm512_setzero_si512();
+void pv_q8_pass(const int8_t* const* vq, int32_t nb, int32_t dim, const uint8_t* pr, int32_t e0, int32_t* out,
+                bool two) {
+  __m512i acc[2][NA];
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm512_setzero_si512();
   for (int32_t b = 0; b < nb; ++b)
     for (int32_t u = 0; u < 4; ++u) {
-      const uint8_t* p4 = pr + b * 16 + 4 * u;
-      int32_t four;
-      std::memcpy(&four, p4, sizeof four);
-      if (four == 0) continue;
-      const __m512i pb = bcast4(p4);
+      const uint8_t* p0 = pr + b * 16 + 4 * u;
+      int32_t w0, w1;
+      std::memcpy(&w0, p0, sizeof w0);
+      std::memcpy(&w1, p0 + kAttnTile, sizeof w1);  // the next row's (zero when there is none)
+      if ((w0 | w1) == 0) continue;
+      const __m512i pb0 = _mm512_set1_epi32(w0), pb1 = _mm512_set1_epi32(w1);
       const int8_t* v = vq[b] + (u * dim + e0) * 4;
-      for (int32_t a = 0; a < NA; ++a) acc[a] = _mm512_dpbusd_epi32(acc[a], pb, _mm512_loadu_si512(v + a * 64));
+      for (int32_t a = 0; a < NA; ++a) {
+        const __m512i x = _mm512_loadu_si512(v + a * 64);
+        acc[0][a] = _mm512_dpbusd_epi32(acc[0][a], pb0, x);
+        acc[1][a] = _mm512_dpbusd_epi32(acc[1][a], pb1, x);
+      }
     }
-  for (int32_t a = 0; a < NA; ++a) _mm512_storeu_si512(out + e0 + 16 * a, acc[a]);
+  for (int32_t a = 0; a < NA; ++a) {
+    _mm512_storeu_si512(out + e0 + 16 * a, acc[0][a]);
+    if (two) _mm512_storeu_si512(out + dim + e0 + 16 * a, acc[1][a]);
+  }
 }
 
-// Row by row: each row's P differs, while the tile's value blocks (at most 9 KiB) stay in L1.
+// Rows in pairs (P rows up to 16 exist and are zero beyond n_rows); the tile's value blocks (at
+// most 9 KiB) stay in L1 across the passes.
 void pv_q8(const int8_t* const* vq, int32_t nb, int32_t dim, const uint8_t* P, int32_t n_rows, int32_t* I) {
-  for (int32_t r = 0; r < n_rows; ++r) {
+  for (int32_t r = 0; r < n_rows; r += 2) {
     const uint8_t* pr = P + r * kAttnTile;
     int32_t* out = I + r * dim;
+    const bool two = r + 1 < n_rows;
     for (int32_t e0 = 0; e0 < dim; e0 += 64) {
       switch (std::min(4, (dim - e0) / 16)) {
-        case 4: pv_q8_pass<4>(vq, nb, dim, pr, e0, out); break;
-        case 3: pv_q8_pass<3>(vq, nb, dim, pr, e0, out); break;
-        case 2: pv_q8_pass<2>(vq, nb, dim, pr, e0, out); break;
-        default: pv_q8_pass<1>(vq, nb, dim, pr, e0, out); break;
+        case 4: pv_q8_pass<4>(vq, nb, dim, pr, e0, out, two); break;
+        case 3: pv_q8_pass<3>(vq, nb, dim, pr, e0, out, two); break;
+        case 2: pv_q8_pass<2>(vq, nb, dim, pr, e0, out, two); break;
+        default: pv_q8_pass<1>(vq, nb, dim, pr, e0, out, two); break;
       }
     }
   }
 }
 
 // Lanes = 16 dimensions; one 64-byte vector holds 32 dimensions of 4 positions (low nibbles
-// 32c..32c+15, high 32c+16..32c+31), all in one value group (groups are multiples of 32).
+// 32c..32c+15, high 32c+16..32c+31), all in one value group (groups are multiples of 32). Two
+// rows per pass share the loads and the nibble unpacking; 4·NC accumulators.
 template <int NC>
 void pv_q4_pass(const uint8_t* const* vq, int32_t nb, int32_t dim, int32_t group, const uint8_t* pr, int32_t c0,
-                int32_t* out) {
-  const int32_t nc = dim / 32;
+                int32_t* out, bool two) {
+  const int32_t nc = dim / 32, row_p = (dim / group) * kAttnTile;  // P stride between rows
   const __m512i m4 = _mm512_set1_epi8(0x0F);
-  __m512i acc[2 * NC];
-  for (auto& a : acc) a = _mm512_setzero_si512();
+  __m512i acc[2][2 * NC];
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm512_setzero_si512();
   for (int32_t b = 0; b < nb; ++b)
     for (int32_t u = 0; u < 4; ++u)
       for (int32_t cc = 0; cc < NC; ++cc) {
         const int32_t c = c0 + cc;
-        const __m512i pb = bcast4(pr + (32 * c / group) * kAttnTile + b * 16 + 4 * u);
+        const uint8_t* p0 = pr + (32 * c / group) * kAttnTile + b * 16 + 4 * u;
+        const __m512i pb0 = bcast4(p0), pb1 = bcast4(p0 + row_p);
         const __m512i x = _mm512_loadu_si512(vq[b] + (u * nc + c) * 64);
-        acc[2 * cc] = _mm512_dpbusd_epi32(acc[2 * cc], pb, _mm512_and_si512(x, m4));
-        acc[2 * cc + 1] = _mm512_dpbusd_epi32(acc[2 * cc + 1], pb, _mm512_and_si512(_mm512_srli_epi16(x, 4), m4));
+        const __m512i lo = _mm512_and_si512(x, m4), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+        acc[0][2 * cc] = _mm512_dpbusd_epi32(acc[0][2 * cc], pb0, lo);
+        acc[0][2 * cc + 1] = _mm512_dpbusd_epi32(acc[0][2 * cc + 1], pb0, hi);
+        acc[1][2 * cc] = _mm512_dpbusd_epi32(acc[1][2 * cc], pb1, lo);
+        acc[1][2 * cc + 1] = _mm512_dpbusd_epi32(acc[1][2 * cc + 1], pb1, hi);
       }
-  for (int32_t cc = 0; cc < NC; ++cc) {
-    _mm512_storeu_si512(out + 32 * (c0 + cc), acc[2 * cc]);
-    _mm512_storeu_si512(out + 32 * (c0 + cc) + 16, acc[2 * cc + 1]);
-  }
+  for (int32_t i = 0; i < (two ? 2 : 1); ++i)
+    for (int32_t cc = 0; cc < NC; ++cc) {
+      _mm512_storeu_si512(out + i * dim + 32 * (c0 + cc), acc[i][2 * cc]);
+      _mm512_storeu_si512(out + i * dim + 32 * (c0 + cc) + 16, acc[i][2 * cc + 1]);
+    }
 }
 
 void pv_q4(const uint8_t* const* vq, int32_t nb, int32_t dim, int32_t group, const uint8_t* P, int32_t n_rows,
            int32_t* I) {
   const int32_t ng = dim / group, nc = dim / 32;
-  for (int32_t r = 0; r < n_rows; ++r) {
+  for (int32_t r = 0; r < n_rows; r += 2) {
     const uint8_t* pr = P + r * ng * kAttnTile;
+    const bool two = r + 1 < n_rows;
     for (int32_t c0 = 0; c0 < nc; c0 += 2) {
-      if (nc - c0 >= 2) pv_q4_pass<2>(vq, nb, dim, group, pr, c0, I + r * dim);
-      else pv_q4_pass<1>(vq, nb, dim, group, pr, c0, I + r * dim);
+      if (nc - c0 >= 2) pv_q4_pass<2>(vq, nb, dim, group, pr, c0, I + r * dim, two);
+      else pv_q4_pass<1>(vq, nb, dim, group, pr, c0, I + r * dim, two);
     }
   }
 }

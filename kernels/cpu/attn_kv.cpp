@@ -163,7 +163,7 @@ KvLayout kv_layout(KvType type, int32_t head_dim, int32_t group, bool k_per_chan
         L.kc_bytes = 3 * L.dim;  // fp16 scale and int8 zero per channel per token group
         // One group of recent positions in fp16 at least: more (2 or 4 groups) measured no
         // better on SmolLM2 / WikiText-2 (docs/accuracy.md).
-        L.window = want;
+        L.window = L.tgroup;
         L.win_rows = L.window + L.tgroup;
       }
       break;
