@@ -71,47 +71,66 @@ int cmd_bench(const BenchFlags& f) {
   std::fprintf(stderr, "bench: measuring read bandwidth with %d threads...\n", threads);
   const double bw = measure_bandwidth(threads);
 
-  GenFlags g;
-  g.n_ctx = std::min(d.n_ctx_train, f.n_prompt + f.n_gen + 1);
+  GenFlags g = f.kv;  // the KV-cache flags
+  const int32_t need = f.depth + std::max(f.n_prompt, f.n_gen) + 1;
+  g.n_ctx = f.depth > 0 ? need : std::min(d.n_ctx_train, need);
+  // Past the trained length (a deep --depth), stretch RoPE: speed does not depend on it.
+  if (g.n_ctx > d.n_ctx_train) g.rope_scaling = static_cast<float>((g.n_ctx + d.n_ctx_train - 1) / d.n_ctx_train);
   g.n_threads = threads;
   g.n_batch = f.n_batch;
   g.act = f.act;
   const char* act_name = parse_act(f.act) == QE_ACT_Q8 ? "q8" : "f32";
+  static constexpr const char* kKvNames[] = {"f16", "f32", "f16", "bf16", "q8", "q4"};
+  const char* kv_name = kKvNames[parse_kv(g.kv)];
+  qe_context_params kp = qe_context_default_params();
+  apply_context_flags(g, &kp);
+  uint64_t kv_bytes = 0;
+  check(qe_context_kv_bytes_per_token(model.get(), &kp, &kv_bytes), "KV cache size");
   // Token ids spread over the vocabulary, fixed so runs compare.
   std::vector<int32_t> prompt(static_cast<size_t>(std::max(f.n_prompt, 1)));
   for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 13) % static_cast<size_t>(d.n_vocab));
 
   std::vector<double> pp, tg;
+  ContextPtr deep;  // with --depth: one context, filled once, truncated back to the depth
+  if (f.depth > 0) {
+    std::fprintf(stderr, "bench: writing %d synthetic positions...\n", f.depth);
+    deep = make_context(model.get(), g);
+    check(qe_context_fill_synthetic(deep.get(), f.depth, 1), "filling the context");
+  }
   for (int r = 0; r < f.reps + 1; ++r) {  // the first repetition warms caches and is dropped
-    ContextPtr ctx = make_context(model.get(), g);
+    ContextPtr fresh = f.depth > 0 ? nullptr : make_context(model.get(), g);
+    qe_context* ctx = f.depth > 0 ? deep.get() : fresh.get();
     if (f.n_prompt > 0) {
+      check(qe_context_truncate(ctx, f.depth), "reset");
       const auto t0 = Clock::now();
-      check(qe_eval(ctx.get(), prompt.data(), prompt.size(), false), "prompt");
+      check(qe_eval(ctx, prompt.data(), prompt.size(), false), "prompt");
       if (r > 0) pp.push_back(f.n_prompt / seconds_since(t0));
     }
     if (f.n_gen > 0) {
-      check(qe_context_truncate(ctx.get(), 0), "reset");
+      check(qe_context_truncate(ctx, f.depth), "reset");
       int32_t tok = prompt[0];
       const auto t0 = Clock::now();
       for (int i = 0; i < f.n_gen; ++i) {
-        check(qe_eval(ctx.get(), &tok, 1, false), "decode");
+        check(qe_eval(ctx, &tok, 1, false), "decode");
         tok = static_cast<int32_t>((tok * 31 + 7) % d.n_vocab);
       }
       if (r > 0) tg.push_back(f.n_gen / seconds_since(t0));
     }
   }
   const Stats sp = summarize(pp), sg = summarize(tg);
-  // Decode reads every weight once per token (the KV cache is small at these lengths).
-  const double bytes = static_cast<double>(d.weight_bytes);
+  // Decode reads every weight once per token, and the KV cache of every position it attends to.
+  const double kv_read = static_cast<double>(kv_bytes) * (f.depth + f.n_gen / 2.0);
+  const double bytes = static_cast<double>(d.weight_bytes) + kv_read;
   const double limit = bw * 1e9 / bytes;
   const double pct = sg.median > 0 ? 100.0 * sg.median / limit : 0.0;
 
   if (f.output == "json") {
     nlohmann::json arr = nlohmann::json::array();
     auto row = [&](const char* test, int n_p, int n_g, const Stats& s, bool decode) {
-      arr.push_back({{"model", d.name}, {"test", test}, {"weight_type", d.weight_type}, {"act", act_name}, {"kv", "f32"},
+      arr.push_back({{"model", d.name}, {"test", test}, {"weight_type", d.weight_type}, {"act", act_name}, {"kv", kv_name},
+                     {"kv_bytes_per_token", kv_bytes}, {"depth", f.depth},
                      {"threads", threads}, {"n_prompt", n_p}, {"n_gen", n_g}, {"tokens_per_s", s.median},
-                     {"stddev", s.stddev}, {"bytes_per_token", d.weight_bytes}, {"bandwidth_gbs", bw},
+                     {"stddev", s.stddev}, {"bytes_per_token", static_cast<uint64_t>(bytes)}, {"bandwidth_gbs", bw},
                      {"pct_of_limit", decode ? pct : 0.0}, {"reps", f.reps}});
     };
     if (f.n_prompt > 0) row(("pp" + std::to_string(f.n_prompt)).c_str(), f.n_prompt, 0, sp, false);
@@ -119,18 +138,22 @@ int cmd_bench(const BenchFlags& f) {
     std::printf("%s\n", arr.dump(2).c_str());
     return 0;
   }
-  std::printf("| model | type | act | params | weights MiB | threads | test | tokens/s | stddev | %% of bandwidth limit |\n");
-  std::printf("|---|---|---|---:|---:|---:|---|---:|---:|---:|\n");
+  const std::string at = f.depth > 0 ? " @ d" + std::to_string(f.depth) : "";
+  std::printf("| model | type | act | kv | params | weights MiB | threads | test | tokens/s | stddev | %% of bandwidth limit |\n");
+  std::printf("|---|---|---|---|---:|---:|---:|---|---:|---:|---:|\n");
   if (f.n_prompt > 0) {
-    std::printf("| %s | %s | %s | %.1fM | %.1f | %d | pp%d | %.2f | %.2f | |\n", d.name, d.weight_type, act_name,
-                static_cast<double>(d.n_params) / 1e6, bytes / (1 << 20), threads, f.n_prompt, sp.median, sp.stddev);
+    std::printf("| %s | %s | %s | %s | %.1fM | %.1f | %d | pp%d%s | %.2f | %.2f | |\n", d.name, d.weight_type, act_name,
+                kv_name, static_cast<double>(d.n_params) / 1e6, d.weight_bytes / double(1 << 20), threads, f.n_prompt,
+                at.c_str(), sp.median, sp.stddev);
   }
   if (f.n_gen > 0) {
-    std::printf("| %s | %s | %s | %.1fM | %.1f | %d | tg%d | %.2f | %.2f | %.1f%% |\n", d.name, d.weight_type, act_name,
-                static_cast<double>(d.n_params) / 1e6, bytes / (1 << 20), threads, f.n_gen, sg.median, sg.stddev, pct);
+    std::printf("| %s | %s | %s | %s | %.1fM | %.1f | %d | tg%d%s | %.2f | %.2f | %.1f%% |\n", d.name, d.weight_type,
+                act_name, kv_name, static_cast<double>(d.n_params) / 1e6, d.weight_bytes / double(1 << 20), threads,
+                f.n_gen, at.c_str(), sg.median, sg.stddev, pct);
   }
-  std::printf("\nread bandwidth %.1f GB/s (%d threads); %.1f MB of weights per token; decode limit %.1f tokens/s; "
-              "medians over %d runs\n", bw, threads, bytes / 1e6, limit, f.reps);
+  std::printf("\nread bandwidth %.1f GB/s (%d threads); %.1f MB of weights and %.1f MB of KV cache per token "
+              "(%llu KV bytes per position); decode limit %.1f tokens/s; medians over %d runs\n",
+              bw, threads, d.weight_bytes / 1e6, kv_read / 1e6, static_cast<unsigned long long>(kv_bytes), limit, f.reps);
   return 0;
 }
 

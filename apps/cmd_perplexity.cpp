@@ -277,21 +277,6 @@ double percentile(const std::vector<double>& sorted, double p) {
 
 // ---- Flags and display ------------------------------------------------------------------------
 
-qe_kv_type parse_kv(const std::string& s) {
-  static constexpr std::array<std::pair<const char*, qe_kv_type>, 5> kTable = {
-      {{"f32", QE_KV_F32}, {"f16", QE_KV_F16}, {"bf16", QE_KV_BF16}, {"q8", QE_KV_Q8}, {"q4", QE_KV_Q4}}};
-  for (const auto& [name, kv] : kTable) {
-    if (s == name) return kv;
-  }
-  return QE_KV_DEFAULT;
-}
-
-qe_attn_mode parse_attn(const std::string& s) {
-  if (s == "float") return QE_ATTN_FLOAT;
-  if (s == "int") return QE_ATTN_INT;
-  return QE_ATTN_DEFAULT;
-}
-
 std::string format_duration(double s) {
   char buf[32];
   if (s < 60) std::snprintf(buf, sizeof buf, "%.0fs", s);
@@ -371,8 +356,7 @@ int cmd_perplexity(const PerplexityFlags& f) {
   cp.n_batch = f.gen.n_batch;
   cp.n_threads = f.gen.n_threads;
   cp.act = parse_act(f.gen.act);
-  cp.kv = parse_kv(f.kv);
-  cp.attn = parse_attn(f.attn);
+  apply_context_flags(f.gen, &cp);
   cp.pin_threads = true;  // a command-line run owns the process
   qe_context* raw_ctx = nullptr;
   check(qe_context_create(model.get(), &cp, &raw_ctx), "creating the context");
@@ -426,7 +410,7 @@ int cmd_perplexity(const PerplexityFlags& f) {
   }
 
   std::fprintf(stderr, "perplexity: %zu tokens, %d windows of %d (%d scored each), act %s, kv %s, attn %s%s%s\n",
-               text_tokens.size(), n_chunks, n_ctx, n_scored, f.gen.act.c_str(), f.kv.c_str(), f.attn.c_str(),
+               text_tokens.size(), n_chunks, n_ctx, n_scored, f.gen.act.c_str(), f.gen.kv.c_str(), f.gen.attn.c_str(),
                base ? ", baseline " : "", base ? f.kl_divergence.c_str() : "");
 
   // Per scored position of the current batch: results and baseline/save records, (n_batch, ...).
@@ -498,7 +482,7 @@ int cmd_perplexity(const PerplexityFlags& f) {
   const double ppl = std::exp(mean), ppl_err = ppl * std::sqrt(var / (n_tok - 1));
 
   nlohmann::json out = {{"ppl", ppl},       {"ppl_err", ppl_err}, {"n_tokens", count},  {"n_chunks", n_chunks},
-                        {"n_ctx", n_ctx},   {"act", f.gen.act},   {"kv", f.kv},         {"attn", f.attn},
+                        {"n_ctx", n_ctx},   {"act", f.gen.act},   {"kv", f.gen.kv},     {"attn", f.gen.attn},
                         {"model", f.gen.model}, {"text", f.text}, {"seconds", seconds}};
   // The report goes to stdout, or to stderr when stdout carries the JSON.
   std::FILE* report = f.output == "json" ? stderr : stdout;

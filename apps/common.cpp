@@ -30,6 +30,48 @@ void add_model_flags(CLI::App* cmd, GenFlags* f) {
                   "(int8 per block and integer dot products: faster, slightly less exact)")
       ->check(CLI::IsMember({"default", "f32", "q8"}));
   cmd->add_flag("--no-repack", f->no_repack, "keep the file's weight layout (slower scalar kernels, no extra memory)");
+  add_kv_flags(cmd, f);
+  cmd->add_option("--rope-scaling", f->rope_scaling,
+                  "linear RoPE scaling factor: positions are divided by it, so -c may exceed the model's trained "
+                  "length up to this many times (at some cost in quality)")
+      ->check(CLI::Range(1.0f, 64.0f));
+}
+
+void add_kv_flags(CLI::App* cmd, GenFlags* f) {
+  cmd->add_option("--kv", f->kv,
+                  "KV cache type: f16 (default), f32, bf16, q8 (int8 per head and token) or q4 (4-bit; keys per "
+                  "channel with the most recent tokens in fp16)")
+      ->check(CLI::IsMember({"default", "f32", "f16", "bf16", "q8", "q4"}));
+  cmd->add_option("--attn", f->attn,
+                  "attention on a q8/q4 cache: int (the default: integer dot products on the packed cache) or float "
+                  "(dequantized tiles, for comparison)")
+      ->check(CLI::IsMember({"default", "float", "int"}));
+  cmd->add_option("--kv-group", f->kv_group, "q4 scale group: 32 (default), 64 or 128 dimensions (and key tokens)")
+      ->check(CLI::IsMember({32, 64, 128}));
+  cmd->add_flag("--kv-k-per-token", f->kv_k_per_token, "q4: quantize keys per token like values (less accurate)");
+}
+
+qe_kv_type parse_kv(const std::string& kv) {
+  static constexpr std::pair<const char*, qe_kv_type> kTable[] = {
+      {"f32", QE_KV_F32}, {"f16", QE_KV_F16}, {"bf16", QE_KV_BF16}, {"q8", QE_KV_Q8}, {"q4", QE_KV_Q4}};
+  for (const auto& [name, t] : kTable) {
+    if (kv == name) return t;
+  }
+  return QE_KV_DEFAULT;
+}
+
+qe_attn_mode parse_attn(const std::string& attn) {
+  if (attn == "float") return QE_ATTN_FLOAT;
+  if (attn == "int") return QE_ATTN_INT;
+  return QE_ATTN_DEFAULT;
+}
+
+void apply_context_flags(const GenFlags& f, qe_context_params* p) {
+  p->kv = parse_kv(f.kv);
+  p->attn = parse_attn(f.attn);
+  p->kv_group = f.kv_group;
+  p->kv_k_per_channel = !f.kv_k_per_token;
+  p->rope_scaling = f.rope_scaling;
 }
 
 qe_act_mode parse_act(const std::string& act) {
@@ -98,6 +140,7 @@ ContextPtr make_context(qe_model* m, const GenFlags& f) {
   p.n_batch = f.n_batch;
   p.n_threads = f.n_threads;
   p.act = parse_act(f.act);
+  apply_context_flags(f, &p);
   p.pin_threads = true;  // a command-line run owns the process
   qe_context* c = nullptr;
   check(qe_context_create(m, &p, &c), "creating the context");

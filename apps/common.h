@@ -43,12 +43,19 @@ struct GenFlags {
   std::string chat_template;
   std::string system;
   std::string act = "default";
+  std::string kv = "default";    // KV cache type (--kv)
+  std::string attn = "default";  // attention on a quantized cache (--attn)
+  int32_t kv_group = 32;         // q4 group size (--kv-group)
+  bool kv_k_per_token = false;   // q4 keys per token instead of per channel (--kv-k-per-token)
+  float rope_scaling = 0.0f;     // linear RoPE scaling factor (--rope-scaling)
   bool no_repack = false;
   bool verbose = false;
 };
 
-// Adds -m, -c, -t (every model subcommand).
+// Adds -m, -c, -t, --act, the KV-cache flags and --rope-scaling (every model subcommand).
 void add_model_flags(CLI::App* cmd, GenFlags* f);
+// Adds --kv, --attn, --kv-group, --kv-k-per-token (add_model_flags, and bench).
+void add_kv_flags(CLI::App* cmd, GenFlags* f);
 // Adds -p, -f, -n, sampling flags, --stop, --verbose.
 void add_gen_flags(CLI::App* cmd, GenFlags* f);
 
@@ -69,6 +76,11 @@ using SamplerPtr = std::unique_ptr<qe_sampler, SamplerFree>;
 ModelPtr load_model(const std::string& path, bool no_repack = false);
 // "default" | "f32" | "q8" as the API's enum.
 qe_act_mode parse_act(const std::string& act);
+// The flags' KV-cache type, attention mode, q4 options and RoPE scaling into p.
+void apply_context_flags(const GenFlags& f, qe_context_params* p);
+// "f32" | "f16" | "bf16" | "q8" | "q4" (else the default) and "float" | "int" as the API's enums.
+qe_kv_type parse_kv(const std::string& kv);
+qe_attn_mode parse_attn(const std::string& attn);
 ContextPtr make_context(qe_model* m, const GenFlags& f);
 SamplerPtr make_sampler(const GenFlags& f);
 
@@ -128,6 +140,8 @@ struct BenchFlags {
   std::string output = "md";
   std::string act = "default";
   bool no_repack = false;
+  GenFlags kv;            // the KV-cache flags (add_kv_flags)
+  int32_t depth = 0;      // context depth the tests start at (synthetic positions)
 };
 int cmd_bench(const BenchFlags& f);
 // qengine perplexity: model flags (-c defaults to 512 there), the text, and the baseline files.
@@ -135,8 +149,6 @@ struct PerplexityFlags {
   GenFlags gen;
   std::string text;
   int32_t n_chunks = 0;  // 0: every whole window of the text
-  std::string kv = "default";
-  std::string attn = "default";
   std::string save_logits;
   std::string kl_divergence;
   std::string output = "text";

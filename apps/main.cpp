@@ -66,6 +66,11 @@ int main(int argc, char** argv) {
   bench->add_option("--act", bf.act, "activations: f32 (default) or q8")
       ->check(CLI::IsMember({"default", "f32", "q8"}));
   bench->add_flag("--no-repack", bf.no_repack, "keep the file's weight layout (scalar kernels)");
+  add_kv_flags(bench, &bf.kv);
+  bench->add_option("-d,--depth", bf.depth,
+                    "start every test at this context depth: positions of random keys and values are written "
+                    "first (no prompt is run), RoPE-scaled past the trained length")
+      ->check(CLI::NonNegativeNumber);
 
   PerplexityFlags pf;
   pf.gen.n_ctx = 512;
@@ -75,10 +80,6 @@ int main(int argc, char** argv) {
   add_model_flags(ppl, &pf.gen);
   ppl->add_option("-f,--file", pf.text, "text to score, e.g. WikiText-2's wiki.test.raw")->required();
   ppl->add_option("--chunks", pf.n_chunks, "score at most this many windows (0: all)")->check(CLI::NonNegativeNumber);
-  ppl->add_option("--kv", pf.kv, "KV cache type: f16 (default), f32, bf16, q8 or q4")
-      ->check(CLI::IsMember({"default", "f32", "f16", "bf16", "q8", "q4"}));
-  ppl->add_option("--attn", pf.attn, "attention on a quantized cache: int (default for q8/q4) or float")
-      ->check(CLI::IsMember({"default", "float", "int"}));
   ppl->add_option("--save-logits", pf.save_logits, "write this run's next-token distributions as a baseline file");
   ppl->add_option("--kl-divergence", pf.kl_divergence,
                   "compare with a --save-logits baseline: KL-divergence, top-1 agreement, delta perplexity");

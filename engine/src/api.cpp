@@ -1,6 +1,7 @@
 // The C API: handle types, argument checks, and the wall that keeps exceptions inside.
 #include "qengine/qengine.h"
 
+#include <cmath>
 #include <cstring>
 #include <new>
 #include <sstream>
@@ -367,7 +368,60 @@ qe_context_params qe_context_default_params(void) {
   p.n_ctx = 0;
   p.n_batch = 512;
   p.n_threads = 0;
+  p.kv = QE_KV_DEFAULT;
+  p.attn = QE_ATTN_DEFAULT;
+  p.kv_group = 32;
+  p.kv_k_per_channel = true;  // q4's accurate mode (docs/accuracy.md); other types ignore it
   return p;
+}
+
+}  // extern "C"
+
+namespace {
+
+// The engine's context parameters for p; an empty string, or what is wrong with p.
+std::string to_cpp(const qe_context_params& p, qe::ContextParams* cp) {
+  cp->n_ctx = p.n_ctx;
+  cp->n_batch = p.n_batch;
+  cp->n_threads = p.n_threads;
+  if (p.act < QE_ACT_DEFAULT || p.act > QE_ACT_Q8) return "unknown activation mode " + std::to_string(static_cast<int>(p.act));
+  // The default stays fp32 until int8 activations meet the accuracy bar (docs/accuracy.md).
+  cp->act = p.act == QE_ACT_Q8 ? qe::ActMode::kQ8 : qe::ActMode::kF32;
+  cp->pin_threads = p.pin_threads;
+  static constexpr qe::cpu::KvType kTypes[] = {qe::cpu::KvType::kF16, qe::cpu::KvType::kF32, qe::cpu::KvType::kF16,
+                                               qe::cpu::KvType::kBf16, qe::cpu::KvType::kQ8, qe::cpu::KvType::kQ4};
+  if (p.kv < QE_KV_DEFAULT || p.kv > QE_KV_Q4) return "unknown KV cache type " + std::to_string(static_cast<int>(p.kv));
+  cp->kv.type = kTypes[p.kv];
+  if (p.attn < QE_ATTN_DEFAULT || p.attn > QE_ATTN_INT) return "unknown attention mode " + std::to_string(static_cast<int>(p.attn));
+  if (p.attn == QE_ATTN_INT && p.kv != QE_KV_Q8 && p.kv != QE_KV_Q4) {
+    return "integer attention needs a quantized KV cache (kv = q8 or q4)";
+  }
+  cp->kv.attn = p.attn == QE_ATTN_FLOAT ? qe::AttnMode::kFloat : p.attn == QE_ATTN_INT ? qe::AttnMode::kInt : qe::AttnMode::kDefault;
+  if (p.kv_group != 0 && p.kv_group != 32 && p.kv_group != 64 && p.kv_group != 128) {
+    return "kv_group " + std::to_string(p.kv_group) + " is not 32, 64 or 128";
+  }
+  cp->kv.group = p.kv_group == 0 ? 32 : p.kv_group;
+  cp->kv.k_per_channel = p.kv_k_per_channel && p.kv == QE_KV_Q4;
+  cp->rope_scaling = p.rope_scaling;
+  return {};
+}
+
+}  // namespace
+
+extern "C" {
+
+qe_status qe_context_kv_bytes_per_token(const qe_model* model, const qe_context_params* params, uint64_t* bytes) {
+  return guard([&] {
+    QE_REQUIRE(model != nullptr && bytes != nullptr, "model and bytes must not be NULL");
+    const qe_context_params p = params != nullptr ? *params : qe_context_default_params();
+    QE_REQUIRE(p.size == sizeof(qe_context_params), "params->size is not sizeof(qe_context_params)");
+    qe::ContextParams cp;
+    const std::string bad = to_cpp(p, &cp);
+    QE_REQUIRE(bad.empty(), bad);
+    const qe::HParams& hp = model->m->hparams();
+    *bytes = static_cast<uint64_t>(std::ceil(qe::KvCache::bytes_per_token(hp.n_layer, hp.n_head_kv, hp.head_dim, cp.kv)));
+    return QE_OK;
+  });
 }
 
 qe_status qe_context_create(const qe_model* model, const qe_context_params* params, qe_context** out) {
@@ -377,13 +431,8 @@ qe_status qe_context_create(const qe_model* model, const qe_context_params* para
     const qe_context_params p = params != nullptr ? *params : qe_context_default_params();
     QE_REQUIRE(p.size == sizeof(qe_context_params), "params->size is not sizeof(qe_context_params)");
     qe::ContextParams cp;
-    cp.n_ctx = p.n_ctx;
-    cp.n_batch = p.n_batch;
-    cp.n_threads = p.n_threads;
-    QE_REQUIRE(p.act >= QE_ACT_DEFAULT && p.act <= QE_ACT_Q8, "unknown activation mode " + std::to_string(static_cast<int>(p.act)));
-    // The default stays fp32 until int8 activations meet the accuracy bar (docs/accuracy.md).
-    cp.act = p.act == QE_ACT_Q8 ? qe::ActMode::kQ8 : qe::ActMode::kF32;
-    cp.pin_threads = p.pin_threads;
+    const std::string bad = to_cpp(p, &cp);
+    QE_REQUIRE(bad.empty(), bad);
     auto c = qe::Context::create(*model->m, cp);
     if (!c) return fail(c.status());
     *out = new qe_context{std::move(c.value())};
@@ -399,6 +448,14 @@ qe_status qe_context_truncate(qe_context* ctx, int32_t n_keep) {
   return guard([&] {
     QE_REQUIRE(ctx != nullptr, "ctx must not be NULL");
     const qe::Status st = ctx->c->truncate(n_keep);
+    return st ? QE_OK : fail(st);
+  });
+}
+
+qe_status qe_context_fill_synthetic(qe_context* ctx, int32_t n_tokens, uint64_t seed) {
+  return guard([&] {
+    QE_REQUIRE(ctx != nullptr, "ctx must not be NULL");
+    const qe::Status st = ctx->c->fill_synthetic(n_tokens, seed);
     return st ? QE_OK : fail(st);
   });
 }

@@ -7,6 +7,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cmath>
 #include <new>
 #include <vector>
 
@@ -16,9 +17,10 @@ Context::Context(const Model& model, const ContextParams& p, int32_t n_ctx, int3
     : model_(model),
       n_threads_(n_threads),
       n_batch_(std::min(p.n_batch, n_ctx)),
-      cache_(model.hparams().n_layer, n_ctx, model.hparams().kv_dim()),
+      cache_(model.hparams().n_layer, model.hparams().n_head_kv, model.hparams().head_dim, n_ctx, p.kv),
       scratch_(model.hparams(), std::min(p.n_batch, n_ctx), n_ctx, n_threads) {
   scratch_.act = p.act;
+  if (p.rope_scaling > 1.0f) scratch_.rope_pos_scale = 1.0f / p.rope_scaling;
 }
 
 namespace {
@@ -50,10 +52,28 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
   int32_t n_ctx = p.n_ctx;
   if (n_ctx < 0) return error(Code::kInvalidArgument, "context size " + std::to_string(n_ctx) + " is negative");
   if (n_ctx == 0) n_ctx = std::min(hp.n_ctx_train, 4096);
-  if (n_ctx > hp.n_ctx_train) {
+  if (!(p.rope_scaling == 0.0f || p.rope_scaling >= 1.0f) || !std::isfinite(p.rope_scaling) || p.rope_scaling > 64.0f) {
+    return error(Code::kInvalidArgument, "RoPE scaling factor " + std::to_string(p.rope_scaling) +
+                                             " must be 0 (none) or between 1 and 64");
+  }
+  const double reach = static_cast<double>(hp.n_ctx_train) * std::max(1.0f, p.rope_scaling);
+  if (n_ctx > reach) {
+    if (p.rope_scaling > 1.0f) {
+      return error(Code::kInvalidArgument, "context size " + std::to_string(n_ctx) + " exceeds " +
+                                               std::to_string(static_cast<int64_t>(reach)) +
+                                               ", the model's trained context length " + std::to_string(hp.n_ctx_train) +
+                                               " times the RoPE scaling factor");
+    }
     return error(Code::kInvalidArgument, "context size " + std::to_string(n_ctx) +
                                              " exceeds the model's trained context length " +
-                                             std::to_string(hp.n_ctx_train));
+                                             std::to_string(hp.n_ctx_train) +
+                                             " (linear RoPE scaling by a factor of at least " +
+                                             std::to_string((n_ctx + hp.n_ctx_train - 1) / hp.n_ctx_train) +
+                                             " stretches it, at some cost in quality)");
+  }
+  if (hp.head_dim > cpu::kAttnMaxDim) {
+    return error(Code::kUnsupported, "head dimension " + std::to_string(hp.head_dim) + " exceeds the attention "
+                                         "kernels' limit of " + std::to_string(cpu::kAttnMaxDim));
   }
   if (p.n_batch <= 0) return error(Code::kInvalidArgument, "batch size must be positive");
   if (p.n_threads < 0) return error(Code::kInvalidArgument, "thread count must not be negative");
@@ -66,7 +86,9 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, const Conte
   } catch (const std::bad_alloc&) {
     return error(Code::kOutOfMemory,
                  "not enough memory for a context of " + std::to_string(n_ctx) + " tokens (KV cache needs " +
-                     std::to_string(KvCache::bytes_per_token(hp.n_layer, hp.kv_dim()) * n_ctx >> 20) + " MiB)");
+                     std::to_string(static_cast<uint64_t>(KvCache::bytes_per_token(hp.n_layer, hp.n_head_kv,
+                                                                                    hp.head_dim, p.kv) * n_ctx) >> 20) +
+                     " MiB)");
   }
 }
 
@@ -107,10 +129,45 @@ const float* Context::logits(int32_t i) const {
   return &logits_[static_cast<size_t>(i) * model_.hparams().n_vocab];
 }
 
+Status Context::fill_synthetic(int32_t n, uint64_t seed) {
+  if (n < 0 || static_cast<int64_t>(n_past_) + n > n_ctx()) {
+    return error(Code::kContextFull, std::to_string(n) + " synthetic positions do not fit: " + std::to_string(n_past_) +
+                                         " of the " + std::to_string(n_ctx()) + "-token context are used");
+  }
+  const HParams& hp = model_.hparams();
+  const int32_t kvd = hp.kv_dim();
+  omp_set_num_threads(n_threads_);
+#pragma omp parallel for schedule(static)
+  for (int32_t l = 0; l < hp.n_layer; ++l) {
+    std::vector<float> k(static_cast<size_t>(kvd)), v(static_cast<size_t>(kvd));
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(l) + 1;
+    // Uniform on [-√3, √3] (unit variance) from a 64-bit xorshift: cheap, and values are all a
+    // timing run needs.
+    auto next = [&x] {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      return static_cast<float>(static_cast<double>(x >> 11) * 0x1p-53 * 3.4641016151377544 - 1.7320508075688772);
+    };
+    for (int32_t p = n_past_; p < n_past_ + n; ++p) {
+      for (int32_t i = 0; i < kvd; ++i) {
+        k[static_cast<size_t>(i)] = next();
+        v[static_cast<size_t>(i)] = next();
+      }
+      cache_.write(l, p, k.data(), v.data());
+    }
+  }
+  n_past_ += n;
+  tokens_.insert(tokens_.end(), static_cast<size_t>(n), -1);
+  n_logits_ = 0;
+  return {};
+}
+
 Status Context::truncate(int32_t n_keep) {
   if (n_keep < 0 || n_keep > n_past_) {
     return error(Code::kInvalidArgument, "cannot keep " + std::to_string(n_keep) + " of " + std::to_string(n_past_) + " positions");
   }
+  cache_.truncate(n_keep, n_past_);
   n_past_ = n_keep;
   tokens_.resize(static_cast<size_t>(n_keep));
   n_logits_ = 0;

@@ -18,6 +18,10 @@ struct ContextParams {
   int32_t n_batch = 512;  // tokens per forward call during prefill
   int32_t n_threads = 0;  // 0: all cores
   ActMode act = ActMode::kF32;
+  KvParams kv;               // cache storage type and attention mode (default fp16, float path)
+  // Linear RoPE scaling: positions are divided by this factor, and n_ctx may reach the trained
+  // length times it. 0 or 1: none, and n_ctx is capped at the trained length.
+  float rope_scaling = 0.0f;
   // Pin the OpenMP threads to distinct CPUs (the calling thread included) so the scheduler
   // does not migrate them between matmuls; off by default in the library.
   bool pin_threads = false;
@@ -41,6 +45,11 @@ class Context {
   int32_t n_past() const { return n_past_; }
   int32_t n_threads() const { return n_threads_; }
   uint64_t kv_bytes() const { return cache_.bytes(); }
+  const KvCache& cache() const { return cache_; }
+  // Benchmarks: appends n positions of pseudo-random keys and values (unit variance) to every
+  // layer without evaluating the model, so decode speed can be measured at a context depth
+  // without a long prefill. Their token ids read -1, which no prompt matches.
+  Status fill_synthetic(int32_t n, uint64_t seed);
   // Forget every position >= n_keep (0 clears the sequence).
   Status truncate(int32_t n_keep);
   // The tokens whose K/V the cache holds, in order (n_past of them).

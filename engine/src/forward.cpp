@@ -97,7 +97,7 @@ ForwardScratch::ForwardScratch(const HParams& hp, int32_t n_batch_, int32_t n_ct
   o.resize(b * hp.n_embd);
   gate.resize(b * hp.n_ff);
   up.resize(b * hp.n_ff);
-  scores.resize(static_cast<size_t>(std::max(n_threads, 1)) * static_cast<size_t>(n_ctx));
+  scores.resize(attention_scratch_floats(hp, n_batch_));
   cos_sin.resize(b * hp.n_rot);
   const int64_t max_k = std::max({hp.n_embd, hp.q_dim(), hp.n_ff});
   xq32.resize(b * cpu::act_row_bytes(cpu::ActLayout::kBlock32, max_k / 32 * 32));
@@ -121,7 +121,7 @@ void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<co
   // Rotary angles, computed in double: theta_i = pos * base^(-2i/n_rot) / freq_factor_i.
   const int32_t half = hp.n_rot / 2;
   for (int64_t t = 0; t < n; ++t) {
-    const double pos = static_cast<double>(n_past + t);
+    const double pos = static_cast<double>(n_past + t) * s.rope_pos_scale;
     for (int32_t i = 0; i < half; ++i) {
       double theta = pos * std::pow(static_cast<double>(hp.rope_base), -2.0 * i / hp.n_rot);
       if (!w.rope_freqs.empty()) theta /= w.rope_freqs[static_cast<size_t>(i)];

@@ -21,6 +21,7 @@ struct ForwardScratch {
   ForwardScratch(const HParams& hp, int32_t n_batch, int32_t n_ctx, int32_t n_threads);
   int32_t n_batch;
   ActMode act = ActMode::kF32;
+  float rope_pos_scale = 1.0f;  // linear RoPE scaling: positions are multiplied by this (1/factor)
   std::vector<float> x;       // (n_batch, n_embd) residual stream
   std::vector<float> h;       // (n_batch, n_embd) normalized input of a sub-layer
   std::vector<float> q;       // (n_batch, q_dim)
@@ -30,7 +31,7 @@ struct ForwardScratch {
   std::vector<float> o;       // (n_batch, max(n_embd, ...)) projection output
   std::vector<float> gate;    // (n_batch, n_ff)
   std::vector<float> up;      // (n_batch, n_ff)
-  std::vector<float> scores;  // (n_threads, n_ctx) attention scores, one row per thread
+  std::vector<float> scores;  // attention scratch: chunk states (attention_scratch_floats)
   std::vector<float> cos_sin; // (n_batch, n_rot) interleaved cos, sin per rotary pair
   // Quantized copies of the current matmul input, made at most once per layout per input.
   std::vector<uint8_t> xq32;   // (n_batch, max_k / 32) ActBlock32

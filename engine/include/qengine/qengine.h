@@ -175,11 +175,17 @@ typedef struct qe_context_params {
   bool pin_threads;  /* bind the worker threads (and the caller) to distinct CPUs; default false */
   qe_kv_type kv;     /* default QE_KV_DEFAULT */
   qe_attn_mode attn; /* default QE_ATTN_DEFAULT */
-  int32_t kv_group;  /* q4 group size along the head dimension: 32 (default), 64 or 128 */
-  bool kv_k_per_channel; /* q4: quantize keys per channel over token groups (KIVI); default false */
+  int32_t kv_group;  /* q4 group size along the head dimension: 32 (default), 64 or 128; with
+                        kv_k_per_channel also the key token group (and fp16 window unit) */
+  bool kv_k_per_channel; /* q4: keys per channel over kv_group-token groups with the most recent
+                            kv_group..2*kv_group-1 positions kept in fp16 (KIVI); default true;
+                            false: keys per token like values. Ignored by other types */
+  float rope_scaling; /* linear RoPE scaling: positions are divided by this factor and n_ctx may reach
+                         the trained length times it; 0 (default) = none, n_ctx capped at the trained length */
 } qe_context_params;
 
-/* Bytes of KV cache per token of context for a model and these parameters. */
+/* Bytes of KV cache per token of context for a model and these parameters (rounded up; the
+ * fixed fp16 residual window of kv_k_per_channel is not included). Thread-safe. */
 QE_API qe_status qe_context_kv_bytes_per_token(const qe_model* model, const qe_context_params* params,
                                                uint64_t* bytes);
 
@@ -191,6 +197,11 @@ QE_API int32_t qe_context_n_ctx(const qe_context* ctx);
 QE_API int32_t qe_context_n_past(const qe_context* ctx);
 /* Forgets every position >= n_keep (0 starts over). */
 QE_API qe_status qe_context_truncate(qe_context* ctx, int32_t n_keep);
+/* For benchmarks: appends n_tokens positions of pseudo-random keys and values (from seed) to
+ * every layer without evaluating the model, so decode speed can be measured at a context depth
+ * without a long prompt. The positions match no token; logits are unavailable until the next
+ * qe_eval. QE_ERR_CONTEXT_FULL (nothing changed) when they do not fit. Not thread-safe on ctx. */
+QE_API qe_status qe_context_fill_synthetic(qe_context* ctx, int32_t n_tokens, uint64_t seed);
 
 /* Appends tokens to the sequence and computes logits: for every token when all_logits, else
  * for the last one only. QE_ERR_CONTEXT_FULL (nothing changed) when they do not fit. */
