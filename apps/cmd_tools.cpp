@@ -44,6 +44,41 @@ int cmd_tokenize(const TokenizeFlags& f) {
   return 0;
 }
 
+namespace {
+
+// KV-cache memory per token of context for each --kv type, when the file is a model qengine runs
+// (a vocabulary-only GGUF just gets a note). Loads without repacking: only the mapping is touched.
+void print_kv_memory(const std::string& path) {
+  qe_model_params mp = qe_model_default_params();
+  mp.no_repack = true;
+  qe_model* raw = nullptr;
+  if (qe_model_load(path.c_str(), &mp, &raw) != QE_OK) {
+    std::printf("\n  KV cache: not shown (%s)\n", qe_last_error());
+    return;
+  }
+  ModelPtr model(raw);
+  qe_model_desc d{};
+  check(qe_model_describe(model.get(), &d), "describing the model");
+  struct Row { const char* name; qe_kv_type kv; };
+  const Row rows[] = {{"f32", QE_KV_F32}, {"f16", QE_KV_F16}, {"bf16", QE_KV_BF16}, {"q8", QE_KV_Q8}, {"q4", QE_KV_Q4}};
+  qe_context_params cp = qe_context_default_params();
+  cp.kv = QE_KV_F16;
+  uint64_t f16 = 0;
+  check(qe_context_kv_bytes_per_token(model.get(), &cp, &f16), "KV cache size");
+  std::printf("\n  KV cache (%d layers x %d KV heads, keys and values; q4 in groups of %d):\n", d.n_layer, d.n_head_kv,
+              cp.kv_group);
+  std::printf("  %-5s %16s %10s %22s\n", "--kv", "bytes per token", "x f16", "MiB at trained length");
+  for (const Row& r : rows) {
+    cp.kv = r.kv;
+    uint64_t b = 0;
+    check(qe_context_kv_bytes_per_token(model.get(), &cp, &b), "KV cache size");
+    std::printf("  %-5s %16" PRIu64 " %10.3f %14.1f (%d)\n", r.name, b, static_cast<double>(b) / static_cast<double>(f16),
+                static_cast<double>(b) * d.n_ctx_train / (1 << 20), d.n_ctx_train);
+  }
+}
+
+}  // namespace
+
 int cmd_info(const std::string& path, bool all) {
   qe_gguf* raw = nullptr;
   check(qe_gguf_open(path.c_str(), &raw), "opening " + path);
@@ -78,6 +113,7 @@ int cmd_info(const std::string& path, bool all) {
     total += d.n_bytes;
   }
   std::printf("\n  total tensor data: %.2f MiB\n", static_cast<double>(total) / (1 << 20));
+  print_kv_memory(path);
   return 0;
 }
 
