@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 
 #include "attention.h"
 #include "cpu/dispatch.h"
@@ -56,22 +57,58 @@ const uint8_t* quantized(ForwardScratch& s, cpu::ActLayout layout, const float* 
   return buf;
 }
 
-// y (batch, rows) = x (batch, cols) · wᵀ, rows split over the threads in whole tiles.
-void matmul(ForwardScratch& s, const Matrix& w, const float* x, int64_t batch, float* y) {
-  const cpu::MatmulKernels& k = w.kernels;
-  const cpu::ActLayout layout = cpu::a8_layout(w.type);
-  const bool a8 = s.act == ActMode::kQ8 && k.gemm_a8 != nullptr && layout != cpu::ActLayout::kNone;
-  const uint8_t* xq = a8 ? quantized(s, layout, x, batch, w.cols) : nullptr;
-  const int64_t tiles = (w.rows + k.tile - 1) / k.tile;
+// One product of a matmul group: y (batch, w.rows) = x · wᵀ.
+struct MatmulJob {
+  const Matrix* w;
+  float* y;
+};
+
+// The products of several matrices that read the same input x (batch, cols) -- q/k/v, gate/up --
+// in one parallel region: the tiles of all of them are split over the threads by bytes read
+// (static, balanced), so decode pays one fork/join per group instead of one per matrix.
+void matmul(ForwardScratch& s, std::initializer_list<MatmulJob> jobs, const float* x, int64_t batch) {
+  struct Part {
+    const Matrix* w;
+    float* y;
+    const uint8_t* xq;  // quantized input for gemm_a8; nullptr: gemm_a16
+    int64_t tiles, cost, first_tile, base;  // cost: bytes per tile; base: cost before this part
+  };
+  Part parts[4];
+  int n_parts = 0;
+  int64_t total = 0, total_tiles = 0;
+  for (const MatmulJob& j : jobs) {
+    QE_CHECK(n_parts < 4);
+    const Matrix& w = *j.w;
+    const cpu::MatmulKernels& k = w.kernels;
+    const cpu::ActLayout layout = cpu::a8_layout(w.type);
+    const bool a8 = s.act == ActMode::kQ8 && k.gemm_a8 != nullptr && layout != cpu::ActLayout::kNone;
+    Part& p = parts[n_parts++];
+    p = {&w, j.y, a8 ? quantized(s, layout, x, batch, w.cols) : nullptr, (w.rows + k.tile - 1) / k.tile,
+         static_cast<int64_t>(k.tile) * static_cast<int64_t>(w.row_bytes), total_tiles, total};
+    total += p.tiles * p.cost;
+    total_tiles += p.tiles;
+  }
+  // Global index of the first tile that starts at or after cost position `pos`.
+  auto tile_at = [&](int64_t pos) {
+    for (int i = 0; i < n_parts; ++i) {
+      const Part& p = parts[i];
+      if (pos <= p.base + (p.tiles - 1) * p.cost) return p.first_tile + std::max<int64_t>(0, (pos - p.base + p.cost - 1) / p.cost);
+    }
+    return total_tiles;
+  };
 #pragma omp parallel
   {
-    // Static balanced partition: thread i gets tiles [tiles*i/n, tiles*(i+1)/n).
     const int64_t n = omp_get_num_threads(), i = omp_get_thread_num();
-    const int64_t r0 = tiles * i / n * k.tile;
-    const int64_t r1 = std::min(w.rows, tiles * (i + 1) / n * k.tile);
-    if (r0 < r1) {
-      if (a8) k.gemm_a8(w.packed, w.rows, w.cols, r0, r1, xq, batch, y, w.rows);
-      else k.gemm_a16(w.packed, w.rows, w.cols, r0, r1, x, batch, y, w.rows);
+    const int64_t g0 = tile_at(total * i / n), g1 = tile_at(total * (i + 1) / n);
+    for (int j = 0; j < n_parts; ++j) {
+      const Part& p = parts[j];
+      const int64_t t0 = std::max(g0, p.first_tile) - p.first_tile, t1 = std::min(g1, p.first_tile + p.tiles) - p.first_tile;
+      if (t0 >= t1) continue;
+      const Matrix& w = *p.w;
+      const cpu::MatmulKernels& k = w.kernels;
+      const int64_t r0 = t0 * k.tile, r1 = std::min(w.rows, t1 * k.tile);
+      if (p.xq != nullptr) k.gemm_a8(w.packed, w.rows, w.cols, r0, r1, p.xq, batch, p.y, w.rows);
+      else k.gemm_a16(w.packed, w.rows, w.cols, r0, r1, x, batch, p.y, w.rows);
     }
   }
 }
@@ -143,9 +180,7 @@ void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<co
     // Attention block: h = rmsnorm(x); q, k, v projections (+ bias); RoPE; cache write.
     rmsnorm_rows(s.h.data(), s.x.data(), lw.attn_norm, n);
     new_input(s);
-    matmul(s, lw.wq, s.h.data(), n, s.q.data());
-    matmul(s, lw.wk, s.h.data(), n, s.k.data());
-    matmul(s, lw.wv, s.h.data(), n, s.v.data());
+    matmul(s, {{&lw.wq, s.q.data()}, {&lw.wk, s.k.data()}, {&lw.wv, s.v.data()}}, s.h.data(), n);
     add_bias(s.q.data(), lw.bq, n);
     add_bias(s.k.data(), lw.bk, n);
     add_bias(s.v.data(), lw.bv, n);
@@ -158,18 +193,17 @@ void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<co
 
     attention(cache, hp, l, n_past, n, s.q.data(), s.att.data(), s.scores.data());
     new_input(s);
-    matmul(s, lw.wo, s.att.data(), n, s.o.data());
+    matmul(s, {{&lw.wo, s.o.data()}}, s.att.data(), n);
     ops.add(s.x.data(), s.o.data(), n * d);
 
     // Feed-forward block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
     rmsnorm_rows(s.h.data(), s.x.data(), lw.ffn_norm, n);
     new_input(s);
-    matmul(s, lw.w_gate, s.h.data(), n, s.gate.data());
-    matmul(s, lw.w_up, s.h.data(), n, s.up.data());
+    matmul(s, {{&lw.w_gate, s.gate.data()}, {&lw.w_up, s.up.data()}}, s.h.data(), n);
 #pragma omp parallel for schedule(static) if (n > 1)
     for (int64_t t = 0; t < n; ++t) ops.swiglu(&s.gate[t * ff], &s.up[t * ff], ff);
     new_input(s);
-    matmul(s, lw.w_down, s.gate.data(), n, s.o.data());
+    matmul(s, {{&lw.w_down, s.o.data()}}, s.gate.data(), n);
     ops.add(s.x.data(), s.o.data(), n * d);
   }
 
@@ -179,7 +213,7 @@ void forward(const Model& model, KvCache& cache, ForwardScratch& s, std::span<co
   const int64_t m = n - first;
   rmsnorm_rows(s.h.data(), s.x.data() + first * d, w.output_norm, m);
   new_input(s);
-  matmul(s, w.output, s.h.data(), m, logits);
+  matmul(s, {{&w.output, logits}}, s.h.data(), m);
 }
 
 }  // namespace qe
