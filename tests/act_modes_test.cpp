@@ -53,42 +53,73 @@ std::string english_text() {
   return s;
 }
 
-TEST(ActModes, Q8StaysCloseToF32OnSmolLM2) {
-  const std::string path = qe::test::default_model();
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing default model " << path << " (scripts/fetch-model.sh)";
-  qengine::Model m(path);
+struct Agreement {
+  double mean_kld = 0, top1 = 0;
+};
+
+// Next-token distributions of mode `b` against mode `a` over 512 positions of English text.
+Agreement compare_modes(const qengine::Model& m, const qe_context_params& a, const qe_context_params& b) {
   std::vector<int32_t> toks = m.tokenize(english_text(), true);
-  ASSERT_GE(toks.size(), 513u);
+  EXPECT_GE(toks.size(), 513u);
   toks.resize(513);  // 512 predicted positions
   const int32_t n_vocab = m.describe().n_vocab;
-
-  qe_context_params pf = qe_context_default_params();
-  pf.n_ctx = 1024;
-  pf.act = QE_ACT_F32;
-  qe_context_params pq = pf;
-  pq.act = QE_ACT_Q8;
-  qengine::Context cf(m, pf), cq(m, pq);
-  cf.eval(toks, true);
-  cq.eval(toks, true);
-
+  qengine::Context ca(m, a), cb(m, b);
+  ca.eval(toks, true);
+  cb.eval(toks, true);
   double kld_sum = 0;
   int agree = 0;
   const int n = 512;
   for (int i = 0; i < n; ++i) {
-    const std::vector<double> lp = log_softmax(cf.logits(i), n_vocab), lq = log_softmax(cq.logits(i), n_vocab);
+    const std::vector<double> la = log_softmax(ca.logits(i), n_vocab), lb = log_softmax(cb.logits(i), n_vocab);
     double kld = 0;
-    for (int32_t v = 0; v < n_vocab; ++v) kld += std::exp(lp[static_cast<size_t>(v)]) * (lp[static_cast<size_t>(v)] - lq[static_cast<size_t>(v)]);
+    for (int32_t v = 0; v < n_vocab; ++v) kld += std::exp(la[static_cast<size_t>(v)]) * (la[static_cast<size_t>(v)] - lb[static_cast<size_t>(v)]);
     kld_sum += kld;
-    const int32_t af = argmax(cf.logits(i), n_vocab), aq = argmax(cq.logits(i), n_vocab);
-    agree += af == aq;
+    agree += argmax(ca.logits(i), n_vocab) == argmax(cb.logits(i), n_vocab);
   }
-  const double mean_kld = kld_sum / n, top1 = static_cast<double>(agree) / n;
-  std::printf("q8 vs f32 over %d tokens: mean KLD %.6f, top-1 agreement %.2f%%\n", n, mean_kld, 100.0 * top1);
-  EXPECT_LE(mean_kld, 0.01);
-  // Top-1 agreement is reported, not asserted: the disagreements sit at near-ties (top-2 logit
-  // gaps of 0.01-0.2) and the count moves by several points with which matmul stays in fp32
-  // while the KL-divergence barely changes, so it is too noisy at 512 tokens to gate on.
-  RecordProperty("top1_agreement", std::to_string(top1));
+  return {kld_sum / n, static_cast<double>(agree) / n};
+}
+
+qe_context_params base_params() {
+  qe_context_params p = qe_context_default_params();
+  p.n_ctx = 1024;
+  p.act = QE_ACT_F32;
+  p.kv = QE_KV_F16;
+  p.attn = QE_ATTN_FLOAT;
+  return p;
+}
+
+TEST(ActModes, Q8StaysCloseToF32OnSmolLM2) {
+  const std::string path = qe::test::default_model();
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing default model " << path << " (scripts/fetch-model.sh)";
+  qengine::Model m(path);
+  qe_context_params pq = base_params();
+  pq.act = QE_ACT_Q8;
+  const Agreement r = compare_modes(m, base_params(), pq);
+  std::printf("q8 vs f32 over 512 tokens: mean KLD %.6f, top-1 agreement %.2f%%\n", r.mean_kld, 100.0 * r.top1);
+  EXPECT_LE(r.mean_kld, 0.01);
+  // Top-1 agreement is reported, not asserted: it sits at 96-97% (the issue asks 98%; see
+  // docs/accuracy.md: the disagreements are near-ties spread over every projection's input).
+  RecordProperty("top1_agreement", std::to_string(r.top1));
+}
+
+// The quantized KV caches (integer attention) against f16 with float attention: the issue's
+// bounds on mean KL-divergence, measured here over 512 tokens.
+TEST(KvModes, QuantizedCachesStayCloseToF16OnSmolLM2) {
+  const std::string path = qe::test::default_model();
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "missing default model " << path << " (scripts/fetch-model.sh)";
+  qengine::Model m(path);
+  qe_context_params p8 = base_params(), p4 = base_params();
+  p8.kv = QE_KV_Q8;
+  p8.attn = QE_ATTN_INT;
+  p4.kv = QE_KV_Q4;
+  p4.attn = QE_ATTN_INT;
+  const Agreement r8 = compare_modes(m, base_params(), p8), r4 = compare_modes(m, base_params(), p4);
+  std::printf("kv q8 vs f16: mean KLD %.6f, top-1 %.2f%%; kv q4: mean KLD %.6f, top-1 %.2f%%\n", r8.mean_kld,
+              100.0 * r8.top1, r4.mean_kld, 100.0 * r4.top1);
+  EXPECT_LE(r8.mean_kld, 0.002);
+  EXPECT_LE(r4.mean_kld, 0.03);
+  EXPECT_GE(r8.top1, 0.97);
+  EXPECT_GE(r4.top1, 0.90);
 }
 
 }  // namespace
