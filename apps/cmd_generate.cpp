@@ -46,6 +46,9 @@ qe_generate_stats run(qe_context* ctx, qe_sampler* s, const std::string& prompt,
   p.stop = stops.data();
   p.n_stop = stops.size();
   p.on_text = &print_text;
+  Progress bar("prompt");  // on a terminal; cleared before the first generated text
+  p.on_prompt_progress = &Progress::callback;
+  p.progress_user_data = &bar;
   qe_generate_stats st{};
   check(qe_generate(ctx, s, prompt.c_str(), &p, &st), "generating");
   return st;
@@ -132,6 +135,9 @@ int cmd_chat(const GenFlags& f) {
       return print_text(t, n, nullptr);
     };
     p.user_data = &reply;
+    Progress bar("prompt");
+    p.on_prompt_progress = &Progress::callback;
+    p.progress_user_data = &bar;
     qe_generate_stats st{};
     check(qe_generate(ctx.get(), sampler.get(), prompt.c_str(), &p, &st), "generating");
     std::printf("\n");

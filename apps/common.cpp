@@ -110,11 +110,21 @@ void add_gen_flags(CLI::App* cmd, GenFlags* f) {
 Progress::Progress(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO) != 0) {}
 
 Progress::~Progress() {
-  if (tty_ && last_ >= 0) std::fprintf(stderr, "\r\033[K");
+  if (tty_ && last_ >= 0 && !done_) std::fprintf(stderr, "\r\033[K");
 }
 
 void Progress::update(float fraction) {
-  if (!tty_) return;
+  if (!tty_ || done_) return;
+  if (fraction >= 1.0f && last_ < 0) {  // finished in one step: nothing was worth showing
+    done_ = true;
+    return;
+  }
+  if (fraction >= 1.0f) {  // clear the line: what follows (generated text) starts clean
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    done_ = true;
+    return;
+  }
   const int pct = static_cast<int>(fraction * 100.0f + 0.5f);
   if (pct == last_) return;
   last_ = pct;

@@ -107,6 +107,7 @@ class Progress {
   std::string label_;
   bool tty_;
   int last_ = -1;
+  bool done_ = false;
 };
 
 int cmd_complete(const GenFlags& f, bool chat);

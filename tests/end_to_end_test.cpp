@@ -149,6 +149,29 @@ TEST_F(SynthModel, IncrementalDecodeMatchesPrefill) {
   }
 }
 
+TEST_F(SynthModel, PromptProgressIsReportedPerBatch) {
+  qengine::Model m(path_);
+  qe_context_params cp = qe_context_default_params();
+  cp.n_batch = 8;
+  qengine::Context ctx(m, cp);
+  qengine::Sampler s;
+  std::string prompt;
+  for (int i = 0; i < 12; ++i) prompt += "word" + std::to_string(i) + " ";
+  const size_t n_tokens = m.tokenize(prompt, true).size();
+  ASSERT_GT(n_tokens, 16u);
+  std::vector<float> seen;
+  qe_generate_params gp = qe_generate_default_params();
+  gp.max_tokens = 2;
+  gp.on_prompt_progress = [](float f, void* u) { static_cast<std::vector<float>*>(u)->push_back(f); };
+  gp.progress_user_data = &seen;
+  qe_generate_stats st{};
+  ASSERT_EQ(qe_generate(ctx.get(), s.get(), prompt.c_str(), &gp, &st), QE_OK) << qe_last_error();
+  ASSERT_EQ(seen.size(), (static_cast<size_t>(st.n_prompt_evaluated) + 7) / 8);
+  for (size_t i = 1; i < seen.size(); ++i) EXPECT_GT(seen[i], seen[i - 1]);
+  EXPECT_FLOAT_EQ(seen.back(), 1.0f);
+  EXPECT_FLOAT_EQ(seen.front(), 8.0f / static_cast<float>(st.n_prompt_evaluated));
+}
+
 TEST_F(SynthModel, PromptLongerThanContextIsAClearError) {
   qengine::Model m(path_);
   qe_context_params cp = qe_context_default_params();

@@ -552,6 +552,9 @@ qe_status qe_generate(qe_context* ctx, qe_sampler* sampler, const char* prompt, 
     if (p.on_text != nullptr) {
       on_text = [&p](std::string_view t) { return p.on_text(t.data(), t.size(), p.user_data); };
     }
+    if (p.on_prompt_progress != nullptr) {
+      gp.on_prompt_progress = [&p](float f) { p.on_prompt_progress(f, p.progress_user_data); };
+    }
     auto r = qe::generate(*ctx->c, sampler->s, prompt, gp, on_text);
     if (!r) return fail(r.status());
     if (stats != nullptr) {

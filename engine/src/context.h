@@ -44,6 +44,7 @@ class Context {
   int32_t n_ctx() const { return cache_.n_ctx(); }
   int32_t n_past() const { return n_past_; }
   int32_t n_threads() const { return n_threads_; }
+  int32_t n_batch() const { return n_batch_; }
   uint64_t kv_bytes() const { return cache_.bytes(); }
   const KvCache& cache() const { return cache_; }
   // Benchmarks: appends n positions of pseudo-random keys and values (unit variance) to every

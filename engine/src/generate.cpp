@@ -83,7 +83,14 @@ Result<GenerateStats> generate(Context& ctx, Sampler& sampler, std::string_view 
   if (keep == tokens.size()) --keep;
   QE_RETURN_IF_ERROR(ctx.truncate(static_cast<int32_t>(keep)));
   auto t0 = std::chrono::steady_clock::now();
-  QE_RETURN_IF_ERROR(ctx.eval(std::span<const int32_t>(tokens).subspan(keep)));
+  // Batch by batch, so a long prompt can report its progress.
+  const std::span<const int32_t> todo = std::span<const int32_t>(tokens).subspan(keep);
+  for (size_t i = 0; i < todo.size();) {
+    const size_t len = std::min(todo.size() - i, static_cast<size_t>(ctx.n_batch()));
+    QE_RETURN_IF_ERROR(ctx.eval(todo.subspan(i, len)));
+    i += len;
+    if (p.on_prompt_progress) p.on_prompt_progress(static_cast<float>(i) / static_cast<float>(todo.size()));
+  }
   st.prompt_ms = ms_since(t0);
   st.n_prompt_evaluated = static_cast<int32_t>(tokens.size() - keep);
 

@@ -21,6 +21,7 @@ struct GenerateParams {
   std::vector<std::string> stop;    // generation ends before the first occurrence of any of these
   bool add_bos = true;              // prepend BOS when the vocabulary uses one
   bool parse_special = true;        // special-token texts in the prompt become their ids
+  std::function<void(float)> on_prompt_progress;  // fraction of the prompt evaluated, per batch
 };
 
 struct GenerateStats {

@@ -256,6 +256,10 @@ typedef struct qe_generate_params {
   bool parse_special;           /* default true: "<|im_start|>" in the prompt is one token */
   qe_text_fn on_text;
   void* user_data;
+  /* Called after each prompt batch with the fraction of the prompt's new tokens evaluated
+   * (reaching 1 before the first generated text); may be NULL. For progress on long prompts. */
+  qe_progress_fn on_prompt_progress;
+  void* progress_user_data;
 } qe_generate_params;
 
 typedef struct qe_generate_stats {
