@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,16 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Runs a shell command; returns its exit status, with its standard output in *out.
-int run(const std::string& cmd, std::string* out) {
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::array<char, 4096> buf{};
-  out->clear();
-  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out->append(buf.data(), n);
-  const int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+using qe::test::run_command;
 
 class BenchCli : public ::testing::Test {
  protected:
@@ -51,7 +40,7 @@ class BenchCli : public ::testing::Test {
 
 TEST_F(BenchCli, JsonHasOneObjectPerTestWithTheIssueKeys) {
   std::string out;
-  ASSERT_EQ(run(bench("-p 16 -n 8 --act q8 --kv q4 --output json") + " 2>/dev/null", &out), 0) << out;
+  ASSERT_EQ(run_command(bench("-p 16 -n 8 --act q8 --kv q4 --output json") + " 2>/dev/null", &out), 0) << out;
   const nlohmann::json arr = nlohmann::json::parse(out);
   ASSERT_TRUE(arr.is_array());
   ASSERT_EQ(arr.size(), 2u);
@@ -90,7 +79,7 @@ TEST_F(BenchCli, JsonHasOneObjectPerTestWithTheIssueKeys) {
 
 TEST_F(BenchCli, MarkdownTableAndDepth) {
   std::string out;
-  ASSERT_EQ(run(bench("-p 0 -n 4 --depth 300 --kv q8") + " 2>/dev/null", &out), 0) << out;
+  ASSERT_EQ(run_command(bench("-p 0 -n 4 --depth 300 --kv q8") + " 2>/dev/null", &out), 0) << out;
   EXPECT_NE(out.find("| tg4 @ d300 |"), std::string::npos) << out;
   EXPECT_NE(out.find("% of bandwidth limit"), std::string::npos) << out;
   EXPECT_NE(out.find("read bandwidth"), std::string::npos) << out;
@@ -98,9 +87,9 @@ TEST_F(BenchCli, MarkdownTableAndDepth) {
 
 TEST_F(BenchCli, BadFlagsAreClearErrors) {
   std::string out;
-  EXPECT_NE(run(bench("--act q4") + " 2>&1", &out), 0);
+  EXPECT_NE(run_command(bench("--act q4") + " 2>&1", &out), 0);
   EXPECT_NE(out.find("--act"), std::string::npos) << out;
-  EXPECT_NE(run(qe::test::qengine_binary() + " bench -m " + (dir_ / "missing.gguf").string() + " 2>&1", &out), 0);
+  EXPECT_NE(run_command(qe::test::qengine_binary() + " bench -m " + (dir_ / "missing.gguf").string() + " 2>&1", &out), 0);
   EXPECT_NE(out.find("missing.gguf"), std::string::npos) << out;
 }
 

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -30,16 +29,7 @@ std::string read_all(const std::string& path) {
   return ss.str();
 }
 
-// Runs a shell command, returning its exit status and standard output.
-int run(const std::string& cmd, std::string* out) {
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::array<char, 4096> buf{};
-  out->clear();
-  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out->append(buf.data(), n);
-  const int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+using qe::test::run_command;
 
 // A synthetic model shared by the tests of this file.
 class SynthModel : public ::testing::Test {
@@ -240,12 +230,12 @@ TEST_F(SynthModel, CommandLineErrorsExitNonZero) {
   const std::string qengine = qe::test::qengine_binary();
   if (qengine.empty()) GTEST_SKIP() << "QE_QENGINE is not set";
   std::string out;
-  EXPECT_NE(run(qengine + " complete -m " + path_ + " --temp -1 -p hi 2>&1", &out), 0);
-  EXPECT_NE(run(qengine + " complete -m " + path_ + " --no-such-flag 2>&1", &out), 0);
-  EXPECT_NE(run(qengine + " complete -m /nonexistent.gguf -p hi 2>&1", &out), 0);
-  EXPECT_EQ(run(qengine + " complete -m " + path_ + " -c 8 -p \"" + std::string(100, 'x') + "\" 2>&1", &out), 1);
+  EXPECT_NE(run_command(qengine + " complete -m " + path_ + " --temp -1 -p hi 2>&1", &out), 0);
+  EXPECT_NE(run_command(qengine + " complete -m " + path_ + " --no-such-flag 2>&1", &out), 0);
+  EXPECT_NE(run_command(qengine + " complete -m /nonexistent.gguf -p hi 2>&1", &out), 0);
+  EXPECT_EQ(run_command(qengine + " complete -m " + path_ + " -c 8 -p \"" + std::string(100, 'x') + "\" 2>&1", &out), 1);
   EXPECT_NE(out.find("context"), std::string::npos) << out;
-  EXPECT_EQ(run("printf 'hello world' | " + qengine + " tokenize -m " + path_ + " --ids --no-bos --stdin", &out), 0);
+  EXPECT_EQ(run_command("printf 'hello world' | " + qengine + " tokenize -m " + path_ + " --ids --no-bos --stdin", &out), 0);
   qengine::Model m(path_);
   const std::vector<int32_t> ids = m.tokenize("hello world", false);
   std::string expect;

@@ -24,16 +24,7 @@ constexpr int kCtx = 128;    // window length of every run here
 constexpr int kChunks = 4;   // windows scored
 constexpr int kThreads = 2;
 
-// Runs a shell command; returns its exit status, with its standard output in *out.
-int run(const std::string& cmd, std::string* out) {
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::array<char, 4096> buf{};
-  out->clear();
-  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out->append(buf.data(), n);
-  const int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+using qe::test::run_command;
 
 // A deterministic English-like text: word sequences from a fixed generator.
 std::string make_text(size_t n_bytes, uint64_t seed) {
@@ -65,7 +56,7 @@ class Perplexity : public ::testing::Test {
     std::ofstream(text_) << make_text(4000, 1);
     base_ = (dir_ / "base.bin").string();
     std::string out;
-    ASSERT_EQ(run(ppl("--act f32 --save-logits " + base_) + " 2>&1", &out), 0) << out;
+    ASSERT_EQ(run_command(ppl("--act f32 --save-logits " + base_) + " 2>&1", &out), 0) << out;
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
@@ -77,7 +68,7 @@ class Perplexity : public ::testing::Test {
   // Runs with --output json and returns the parsed report.
   static nlohmann::json ppl_json(const std::string& extra) {
     std::string out;
-    EXPECT_EQ(run(ppl(extra + " --output json") + " 2>/dev/null", &out), 0) << out;
+    EXPECT_EQ(run_command(ppl(extra + " --output json") + " 2>/dev/null", &out), 0) << out;
     return nlohmann::json::parse(out, nullptr, false);
   }
 
@@ -180,7 +171,7 @@ TEST_F(Perplexity, Q8ActivationsAgainstF32BaselineDifferALittle) {
 TEST_F(Perplexity, MismatchedOrBrokenBaselineIsAClearError) {
   std::string out;
   // Another window length.
-  EXPECT_EQ(run(qe::test::qengine_binary() + " perplexity -m " + model_ + " -f " + text_ +
+  EXPECT_EQ(run_command(qe::test::qengine_binary() + " perplexity -m " + model_ + " -f " + text_ +
                     " -c 64 -t 2 --kl-divergence " + base_ + " 2>&1",
                 &out),
             1);
@@ -189,16 +180,16 @@ TEST_F(Perplexity, MismatchedOrBrokenBaselineIsAClearError) {
   // Another text.
   const std::string other = (dir_ / "other.txt").string();
   std::ofstream(other) << make_text(4000, 2);
-  EXPECT_EQ(run(ppl("--kl-divergence " + base_, other) + " 2>&1", &out), 1);
+  EXPECT_EQ(run_command(ppl("--kl-divergence " + base_, other) + " 2>&1", &out), 1);
   EXPECT_NE(out.find("not the text the baseline was saved from"), std::string::npos) << out;
   // Not a baseline file.
-  EXPECT_EQ(run(ppl("--kl-divergence " + text_) + " 2>&1", &out), 1);
+  EXPECT_EQ(run_command(ppl("--kl-divergence " + text_) + " 2>&1", &out), 1);
   EXPECT_NE(out.find("bad magic"), std::string::npos) << out;
   // Truncated.
   const std::string cut = (dir_ / "cut.bin").string();
   fs::copy_file(base_, cut);
   fs::resize_file(cut, fs::file_size(base_) - 100);
-  EXPECT_EQ(run(ppl("--kl-divergence " + cut) + " 2>&1", &out), 1);
+  EXPECT_EQ(run_command(ppl("--kl-divergence " + cut) + " 2>&1", &out), 1);
   EXPECT_NE(out.find("truncated"), std::string::npos) << out;
 }
 
@@ -206,10 +197,10 @@ TEST_F(Perplexity, TextShorterThanTwoWindowsIsAnError) {
   const std::string short_text = (dir_ / "short.txt").string();
   std::ofstream(short_text) << make_text(100, 3);
   std::string out;
-  EXPECT_EQ(run(ppl("", short_text) + " 2>&1", &out), 1);
+  EXPECT_EQ(run_command(ppl("", short_text) + " 2>&1", &out), 1);
   EXPECT_NE(out.find("qengine: error:"), std::string::npos) << out;
   EXPECT_NE(out.find("needs at least 256"), std::string::npos) << out;
-  EXPECT_EQ(run(ppl("", (dir_ / "missing.txt").string()) + " 2>&1", &out), 1);
+  EXPECT_EQ(run_command(ppl("", (dir_ / "missing.txt").string()) + " 2>&1", &out), 1);
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 // Where tests find things outside the repository: environment first, build defaults second.
 #pragma once
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -32,6 +36,18 @@ inline std::string qengine_binary() {
 // The default model, where scripts/fetch-model.sh puts it.
 inline std::string default_model() {
   return env_or("QE_MODELS", env_or("HOME", "/root") + "/.cache/qengine") + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+// Runs a shell command; returns its exit status (-1 when it did not exit normally), with its
+// standard output in *out.
+inline int run_command(const std::string& cmd, std::string* out) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  std::array<char, 4096> buf{};
+  out->clear();
+  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out->append(buf.data(), n);
+  const int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 }  // namespace qe::test

@@ -5,8 +5,8 @@
 // attn_neon_dotprod.cpp only, after `#define QE_ATTN_NS <namespace>`. A file that brings its own
 // integer kernels defines QE_ATTN_OWN_INT and, before including, in namespace
 // qe::cpu::QE_ATTN_NS, the four functions whose generic versions follow (same contracts, exact
-// int32 results); QE_ATTN_OWN_CVT likewise for cvt_f16. Everything that is floating point lives
-// here, in plain loops over 16 lanes that each ISA's compiler vectorizes the same way: the
+// int32 results); QE_ATTN_OWN_CVT likewise for cvt_f16 (QE_ATTN_NEON_CVT picks the NEON one
+// here). Everything that is floating point lives here, in plain loops over 16 lanes that each ISA's compiler vectorizes the same way: the
 // integer path therefore equals the specification in attn.h bit for bit on every ISA.
 #include <algorithm>
 #include <cmath>
@@ -87,30 +87,20 @@ void pv_q4(const uint8_t* const* vq, int32_t nb, int32_t dim, int32_t group, con
 }
 #endif
 
-#ifndef QE_ATTN_OWN_CVT
+#if defined(QE_ATTN_NEON_CVT)
+// fp16 → fp32, 4 at a time (fcvtl is exact): the NEON tables (the file includes arm_neon.h).
+void cvt_f16(const uint16_t* h, float* f, int32_t n) {
+  int32_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(f + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h + i))));
+  for (; i < n; ++i) f[i] = qe_fp16_to_fp32(h[i]);
+}
+#elif !defined(QE_ATTN_OWN_CVT)
 void cvt_f16(const uint16_t* h, float* f, int32_t n) {
   for (int32_t i = 0; i < n; ++i) f[i] = qe_fp16_to_fp32(h[i]);
 }
 #endif
 
-// exp as attn.h specifies it (a copy of ops-inl.h's: each ISA keeps its own inline copy).
-inline float attn_exp(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
-  const float k = std::nearbyint(x * kLog2e);
-  const float r = (x - k * kLn2Hi) - k * kLn2Lo;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
-  float two_k;
-  std::memcpy(&two_k, &bits, sizeof two_k);
-  return p * two_k;
-}
+#include "cpu/fast_exp-inl.h"
 
 // max of x[0, n) (n >= 1, no NaN) over 16 independent lanes, so it vectorizes: max is exact in
 // any order.
@@ -210,12 +200,12 @@ int32_t visible(const AttnRow& row, int32_t k1, int32_t t0) { return std::min(k1
 float softmax_tile(const float* s, int32_t n, AttnState& st, float* p) {
   const float mt = max_of(s, n);
   const float m_new = std::max(st.m, mt);
-  const float alpha = st.m == -INFINITY ? 0.0f : attn_exp(st.m - m_new);
+  const float alpha = st.m == -INFINITY ? 0.0f : fast_exp(st.m - m_new);
   // Every lane is computed (invisible ones on a dummy input) and then selected, so the loop
   // has no conditional loads and vectorizes.
   for (int32_t j = 0; j < kT; ++j) {
     const float sj = s[j];
-    const float e = attn_exp(j < n ? sj - m_new : -87.0f);
+    const float e = fast_exp(j < n ? sj - m_new : -87.0f);
     p[j] = j < n ? e : 0.0f;
   }
   // Σ p in 16 lanes, then folded 8, 4, 2, 1 apart: the order attn.h specifies (a register's

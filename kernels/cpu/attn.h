@@ -52,7 +52,7 @@
 //           KIVI window's fp16 values, w[e] = Σ_j p_j · v_j[e] in position order from 0:
 //           o[e] = (o[e] · α + (float)I[e] · σ) + w[e].
 // Every product and sum is a separate IEEE fp32 operation (no fused multiply-add), exp is
-// attn_exp() in attn-inl.h, and integer sums are exact int32: the scalar table is this
+// fast_exp() in fast_exp-inl.h, and integer sums are exact int32: the scalar table is this
 // specification and every ISA table's result equals it bit for bit. The caller merges the (m, l, o) states of
 // the chunks one row was split into and divides o by l.
 //

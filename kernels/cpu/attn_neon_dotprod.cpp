@@ -19,7 +19,7 @@
 #define QE_ATTN_NS attn_impl_neon_dotprod
 #define QE_ATTN_ISA Isa::kNeonDotprod
 #define QE_ATTN_OWN_INT
-#define QE_ATTN_OWN_CVT
+#define QE_ATTN_NEON_CVT
 
 namespace qe::cpu::QE_ATTN_NS {
 namespace {
@@ -152,12 +152,6 @@ void pv_q4(const uint8_t* const* vq, int32_t nb, int32_t dim, int32_t group, con
   }
 }
 
-// fp16 → fp32, 4 at a time (fcvtl is exact).
-void cvt_f16(const uint16_t* h, float* f, int32_t n) {
-  int32_t i = 0;
-  for (; i + 4 <= n; i += 4) vst1q_f32(f + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h + i))));
-  for (; i < n; ++i) f[i] = qe_fp16_to_fp32(h[i]);
-}
 
 }  // namespace
 }  // namespace qe::cpu::QE_ATTN_NS
