@@ -119,7 +119,7 @@ TEST(KvModes, QuantizedCachesStayCloseToF16OnSmolLM2) {
   EXPECT_LE(r8.mean_kld, 0.002);
   EXPECT_LE(r4.mean_kld, 0.03);
   EXPECT_GE(r8.top1, 0.97);
-  EXPECT_GE(r4.top1, 0.90);
+  EXPECT_GE(r4.top1, 0.95);
 }
 
 }  // namespace

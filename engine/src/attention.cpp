@@ -30,7 +30,8 @@ void kv_write(KvCache& cache, int32_t layer, int32_t n_past, const float* k, con
 
 size_t attention_scratch_floats(const HParams& hp, int32_t n_batch) {
   const int32_t dim = cpu::kv_layout(cpu::KvType::kQ4, hp.head_dim, 32, false).dim;  // the widest padding
-  return static_cast<size_t>(std::max(n_batch, kMaxChunks)) * hp.n_head * state_floats(dim);
+  // Twice: a q4 cache's sink adds one chunk state per row to the at most max(n_batch, 64) rows' worth.
+  return 2 * static_cast<size_t>(std::max(n_batch, kMaxChunks)) * hp.n_head * state_floats(dim);
 }
 
 void attention(const KvCache& cache, const HParams& hp, int32_t layer, int32_t n_past, int64_t n, const float* q,
@@ -70,7 +71,11 @@ void attention(const KvCache& cache, const HParams& hp, int32_t layer, int32_t n
   }
   const int32_t chunk_len = (n_kv + chunks - 1) / chunks;
   const int32_t step = (chunk_len + cpu::kAttnTile - 1) / cpu::kAttnTile * cpu::kAttnTile;
-  chunks = (n_kv + step - 1) / step;
+  const int32_t cache_chunks = (n_kv + step - 1) / step;
+  // A q4 cache's sink: positions [0, sink) come from its fp16 copy as one more chunk (the last),
+  // and the cache chunks start at sink (a multiple of kAttnTile, as the kernels need).
+  const int32_t sink = cache.sink();
+  chunks = cache_chunks + (sink > 0 ? 1 : 0);
   // State of (token t, query head h, chunk c) at scratch + ((t·n_head + h)·chunks + c)·sf.
   auto state_at = [&](int64_t t, int32_t h, int32_t c) {
     return scratch + ((t * hp.n_head + h) * chunks + c) * static_cast<int64_t>(sf);
@@ -97,10 +102,14 @@ void attention(const KvCache& cache, const HParams& hp, int32_t layer, int32_t n
         ++nr;
       }
     // Decode finds its window in the cache; a batch's queries in the staged copy.
-    const cpu::KvHead kv = kivi && n > 1
-                               ? cache.batch_head(layer, hk, n_past, cpu::kv_window_start(cache.layout(), n_past + t1))
-                               : cache.head(layer, hk, n_kv);
-    kernel(kv, rows, nr, c * step, (c + 1) * step, scale, st);
+    if (c == cache_chunks) {  // the sink (float path on its fp16 copy)
+      tbl.attend_float(cache.sink_head(layer, hk), rows, nr, 0, sink, scale, st);
+    } else {
+      const cpu::KvHead kv = kivi && n > 1
+                                 ? cache.batch_head(layer, hk, n_past, cpu::kv_window_start(cache.layout(), n_past + t1))
+                                 : cache.head(layer, hk, n_kv);
+      kernel(kv, rows, nr, std::max(c * step, sink), (c + 1) * step, scale, st);
+    }
     nr = 0;
     for (int32_t t = t0; t < t1; ++t)
       for (int32_t h = h0; h < h1; ++h) {

@@ -25,6 +25,23 @@ KvCache::KvCache(int32_t n_layer, int32_t n_head_kv, int32_t head_dim, int32_t n
     win_k_.assign(heads * static_cast<size_t>(lay_.win_rows) * lay_.dim, 0);
     win_v_.assign(win_k_.size(), 0);
   }
+  if (lay_.type == cpu::KvType::kQ4) {
+    sink_ = kSinkPositions;
+    sink_lay_ = cpu::kv_layout(cpu::KvType::kF16, head_dim, 32, false);
+    const size_t sink_blocks = static_cast<size_t>(sink_ / cpu::kKvBlock);
+    sink_k_.assign(heads * sink_blocks * sink_lay_.k_block_bytes, 0);
+    sink_v_.assign(heads * sink_blocks * sink_lay_.v_block_bytes, 0);
+  }
+}
+
+cpu::KvHead KvCache::sink_head(int32_t layer, int32_t h) const {
+  QE_CHECK(sink_ > 0);
+  const size_t i = head_index(layer, h), blocks = static_cast<size_t>(sink_ / cpu::kKvBlock);
+  cpu::KvHead v;  // const_casts as in head()
+  v.lay = &sink_lay_;
+  v.k = const_cast<uint8_t*>(sink_k_.data()) + i * blocks * sink_lay_.k_block_bytes;
+  v.v = const_cast<uint8_t*>(sink_v_.data()) + i * blocks * sink_lay_.v_block_bytes;
+  return v;
 }
 
 bool KvCache::integer_attention() const {
@@ -98,6 +115,7 @@ void KvCache::write(int32_t layer, int32_t pos, const float* k, const float* v) 
   for (int32_t h = 0; h < n_head_kv_; ++h) {
     const cpu::KvHead kv = head(layer, h, pos);
     cpu::kv_store(kv, pos, k + h * hd, v + h * hd);
+    if (pos < sink_) cpu::kv_store(sink_head(layer, h), pos, k + h * hd, v + h * hd);
     // KIVI: the write that fills the windows quantizes their oldest group.
     if (const int32_t g = cpu::kv_group_to_close(lay_, pos); g >= 0) cpu::kv_close_group(kv, g);
   }

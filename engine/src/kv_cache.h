@@ -35,6 +35,12 @@ class KvCache {
 
   // The kernels' view of (layer, KV head h) when positions [0, n_kv) are written.
   cpu::KvHead head(int32_t layer, int32_t h, int32_t n_kv) const;
+  // Q4 keeps the first kSinkPositions positions in fp16 as well ("attention sinks": the first
+  // tokens draw a large share of every query's attention, so their 4-bit error weighs most);
+  // attention reads positions [0, sink()) from sink_head and the rest from head. 0: no sink.
+  static constexpr int32_t kSinkPositions = cpu::kAttnTile;
+  int32_t sink() const { return sink_; }
+  cpu::KvHead sink_head(int32_t layer, int32_t h) const;
   // KIVI prompt batches. The cache's windows hold the last queries' windows only; earlier
   // queries of a batch must see theirs too (as decode would have). Before a batch of n
   // positions from n_past is written to `layer`, stage_batch copies the windows' rows
@@ -50,10 +56,12 @@ class KvCache {
   void truncate(int32_t n_keep, int32_t n_past);
 
   uint64_t bytes() const {
-    return static_cast<uint64_t>(k_.size() + v_.size() + kc_.size()) + (win_k_.size() + win_v_.size()) * 2;
+    return static_cast<uint64_t>(k_.size() + v_.size() + kc_.size() + sink_k_.size() + sink_v_.size()) +
+           (win_k_.size() + win_v_.size()) * 2;
   }
-  // Cache bytes per position of context over all layers (the KIVI windows, a fixed
-  // n_layer · n_head_kv · win_rows fp16 keys and values, are not included).
+  // Cache bytes per position of context over all layers (the fixed parts, the KIVI windows'
+  // n_layer · n_head_kv · win_rows and the sink's kSinkPositions fp16 keys and values, are not
+  // included).
   static double bytes_per_token(int32_t n_layer, int32_t n_head_kv, int32_t head_dim, const KvParams& p);
 
  private:
@@ -67,6 +75,9 @@ class KvCache {
   std::vector<uint16_t> win_k_;  // KIVI: (layer, head_kv, win_rows, dim) fp16 keys of recent positions
   std::vector<uint16_t> win_v_;  // KIVI: (layer, head_kv, win_rows, dim) fp16 values of the same
   std::vector<uint16_t> batch_k_, batch_v_;  // KIVI: (head_kv, batch_rows_, dim) staged batch windows
+  int32_t sink_ = 0;
+  cpu::KvLayout sink_lay_;                   // F16
+  std::vector<uint8_t> sink_k_, sink_v_;     // (layer, head_kv, sink_ / 16, block bytes)
   int32_t batch_rows_ = 0;
 };
 

@@ -198,6 +198,29 @@ TEST_F(KvContexts, TypesAgreeAndTruncationMatchesAFreshContext) {
   }
 }
 
+// The q4 cache keeps its first KvCache::kSinkPositions positions in fp16 too: a sequence that
+// short reads nothing quantized, so it matches the f16 cache (the same float kernel on the same
+// fp16 values), and a longer one does not (the sink is a prefix, not the whole cache).
+TEST_F(KvContexts, Q4SinkPositionsAreReadInFp16) {
+  std::vector<int32_t> toks;
+  for (int i = 0; i < KvCache::kSinkPositions; ++i) toks.push_back((i * 29 + 7) % 500);
+  qe_context_params f16 = qe_context_default_params();
+  f16.kv = QE_KV_F16;
+  f16.n_ctx = 256;
+  const auto ref = run(f16, {}, 0, toks);
+  for (bool per_channel : {true, false}) {
+    SCOPED_TRACE(per_channel ? "keys per channel" : "keys per token");
+    qe_context_params q4 = f16;
+    q4.kv = QE_KV_Q4;
+    q4.kv_k_per_channel = per_channel;
+    EXPECT_LT(max_diff(run(q4, {}, 0, toks), ref), 1e-5f);
+    // One batch over the sink and beyond, then decode: positions from 64 on are 4-bit.
+    std::vector<int32_t> longer = toks;
+    for (int i = 0; i < 100; ++i) longer.push_back((i * 13 + 1) % 500);
+    EXPECT_GT(max_diff(run(q4, {}, 0, longer), run(f16, {}, 0, longer)), 1e-3f);
+  }
+}
+
 TEST(KvBytes, PerTokenByType) {
   // Per position and KV head of dimension 64: f16 256 bytes (keys and values); q8 2·(64 + 4);
   // q4 2·(32 + 2·3) per position with 32-dimension groups, KIVI keys 32 + 3·64/32.
