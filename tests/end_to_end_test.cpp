@@ -162,6 +162,40 @@ TEST_F(SynthModel, PromptProgressIsReportedPerBatch) {
   EXPECT_FLOAT_EQ(seen.front(), 8.0f / static_cast<float>(st.n_prompt_evaluated));
 }
 
+// -c beyond the trained length is an error that names the way out (--rope-scaling), which then
+// stretches the reach by its factor and no further; bad factors are errors too.
+TEST_F(SynthModel, ContextBeyondTrainedLengthNeedsRopeScaling) {
+  qe_model* m = nullptr;
+  ASSERT_EQ(qe_model_load(path_.c_str(), nullptr, &m), QE_OK) << qe_last_error();
+  qe_model_desc d{};
+  ASSERT_EQ(qe_model_describe(m, &d), QE_OK);
+  const int32_t trained = d.n_ctx_train;
+  qe_context* c = nullptr;
+  qe_context_params p = qe_context_default_params();
+  p.n_ctx = trained + 1;
+  EXPECT_EQ(qe_context_create(m, &p, &c), QE_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(qe_last_error()).find("trained context length " + std::to_string(trained)), std::string::npos)
+      << qe_last_error();
+  EXPECT_NE(std::string(qe_last_error()).find("RoPE scaling"), std::string::npos) << qe_last_error();
+  p.rope_scaling = 2.0f;
+  p.n_ctx = 2 * trained;
+  ASSERT_EQ(qe_context_create(m, &p, &c), QE_OK) << qe_last_error();
+  EXPECT_EQ(qe_context_n_ctx(c), 2 * trained);
+  const int32_t tok = 1;
+  EXPECT_EQ(qe_eval(c, &tok, 1, false), QE_OK) << qe_last_error();
+  qe_context_free(c);
+  c = nullptr;
+  p.n_ctx = 2 * trained + 1;
+  EXPECT_EQ(qe_context_create(m, &p, &c), QE_ERR_INVALID_ARGUMENT);
+  for (float bad : {0.5f, -1.0f, 100.0f}) {
+    p.rope_scaling = bad;
+    p.n_ctx = trained;
+    EXPECT_EQ(qe_context_create(m, &p, &c), QE_ERR_INVALID_ARGUMENT) << bad;
+  }
+  EXPECT_EQ(c, nullptr);
+  qe_model_free(m);
+}
+
 TEST_F(SynthModel, PromptLongerThanContextIsAClearError) {
   qengine::Model m(path_);
   qe_context_params cp = qe_context_default_params();
