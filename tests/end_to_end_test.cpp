@@ -196,6 +196,28 @@ TEST_F(SynthModel, ContextBeyondTrainedLengthNeedsRopeScaling) {
   qe_model_free(m);
 }
 
+// qengine chat in a small context: old turns slide out (the conversation goes on past -c), and
+// a message that cannot fit even alone is refused with a message, not the end of the session.
+TEST_F(SynthModel, ChatDropsOldTurnsWhenTheContextFills) {
+  const fs::path in = fs::temp_directory_path() / ("qe_chat_in_" + std::to_string(getpid()) + ".txt");
+  {
+    std::ofstream f(in);
+    for (int i = 1; i <= 12; ++i) f << "message number " << i << " says the river carried water to the sea today\n";
+  }
+  const std::string cmd = qe::test::qengine_binary() + " chat -m " + path_ +
+                          " -c 128 -n 8 --temp 0 --system \"You are terse.\" < " + in.string();
+  std::string out;
+  ASSERT_EQ(run_command(cmd + " 2>&1", &out), 0) << out;
+  EXPECT_EQ(out.find("error"), std::string::npos) << out;
+  {
+    std::ofstream f(in);
+    f << std::string(2000, 'x') << "\nhello\n";
+  }
+  ASSERT_EQ(run_command(cmd + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("does not fit in the 128-token context"), std::string::npos) << out;
+  fs::remove(in);
+}
+
 TEST_F(SynthModel, PromptLongerThanContextIsAClearError) {
   qengine::Model m(path_);
   qe_context_params cp = qe_context_default_params();
