@@ -191,6 +191,19 @@ size_t win_row(const KvHead& kv, int32_t pos) {
 }
 
 // Visible positions of row r inside the tile starting at t0 (<= 0: none).
+// Both paths start every row's state empty (m = −inf, l = 0, o = 0) and run their tiles to
+// the furthest position any row sees in [k0, k1); returns that end (k0 when none sees any).
+int32_t start_rows(const AttnRow* rows, int32_t n_rows, int32_t k0, int32_t k1, int32_t dim, AttnState* st) {
+  int32_t n_end = k0;
+  for (int32_t r = 0; r < n_rows; ++r) {
+    n_end = std::max(n_end, std::min(k1, rows[r].n_vis));
+    st[r].m = -INFINITY;
+    st[r].l = 0.0f;
+    std::fill_n(st[r].o, dim, 0.0f);
+  }
+  return n_end;
+}
+
 int32_t visible(const AttnRow& row, int32_t k1, int32_t t0) { return std::min(k1, row.n_vis) - t0; }
 
 // Online-softmax update of one row for a tile whose scores are s[0, kT) (n visible, n >= 1):
@@ -322,13 +335,7 @@ void attend_int(const KvHead& kv, const AttnRow* rows, int32_t n_rows, int32_t k
   std::memset(w.P, 0, sizeof w.P);
   // Rows of one call see different spans (prefill: later tokens see more): tiles run to the
   // furthest, and each row masks what it does not see.
-  int32_t n_end = k0;
-  for (int32_t r = 0; r < n_rows; ++r) {
-    n_end = std::max(n_end, std::min(k1, rows[r].n_vis));
-    st[r].m = -INFINITY;
-    st[r].l = 0.0f;
-    std::fill_n(st[r].o, dim, 0.0f);
-  }
+  const int32_t n_end = start_rows(rows, n_rows, k0, k1, dim, st);
   // Per-position keys: quantize each query once; Σ q8 per group serves the Q4 zero points.
   if (L.type == KvType::kQ8 || !L.k_per_channel) {
     for (int32_t r = 0; r < n_rows; ++r) {
@@ -480,13 +487,7 @@ void attend_float(const KvHead& kv, const AttnRow* rows, int32_t n_rows, int32_t
   alignas(64) float kf[kB * kAttnMaxDim];  // (16, dim) one key block
   alignas(64) float vf[kT * kAttnMaxDim];  // (kT, dim) the tile's values
   alignas(64) float s[kAttnMaxRows * kT], p[kT], acc[kAttnMaxDim];
-  int32_t n_end = k0;
-  for (int32_t r = 0; r < n_rows; ++r) {
-    n_end = std::max(n_end, std::min(k1, rows[r].n_vis));
-    st[r].m = -INFINITY;
-    st[r].l = 0.0f;
-    std::fill_n(st[r].o, dim, 0.0f);
-  }
+  const int32_t n_end = start_rows(rows, n_rows, k0, k1, dim, st);
   for (int32_t t0 = k0; t0 < n_end; t0 += kT) {
     const int32_t nb = std::min(kBlocksPerTile, (n_end - t0 + kB - 1) / kB);
     // Each block is dequantized once and shared by every row (the GQA group).
