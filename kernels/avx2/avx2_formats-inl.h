@@ -230,28 +230,59 @@ inline __m256i sum16(const __m256i* g, const int8_t* x) {
 
 inline __m256i ones16() { return _mm256_set1_epi16(1); }
 
-// Σ over a chunk of unsigned values <= kMax: one exact int32 per row.
-template <int kMax>
-inline __m256i dot32_u(const __m256i* g, const int8_t* x) {
-  static_assert(kMax == 15 || kMax == 31, "dot32_u: Q4/Q5 value ranges only");
-  if constexpr (kMax == 15) {
-    return _mm256_madd_epi16(sum16<0, 8>(g, x), ones16());  // 8 · 2·15·127 = 30480 fits int16
+// The 32-element formats' block arithmetic (a8_spec.h): per 16-element half h of the block,
+// P_h = Σ v·q and U_h = Σ v with v = u − kOffset (unsigned u ≤ kMax) or the signed Q8_0 value;
+// t = P_0·d_0, fma(P_1, d_1), fma(U_0, c_0), fma(U_1, c_1); acc = fma(t, dw, acc), and for the
+// _1 formats acc = fma(mw, s, acc). U_h depends on the weights alone: computed once per
+// tile-block for all NC columns.
+template <int kMax, int kOffset, bool kSigned>
+inline __m256 half_sum(const __m256i* g) {
+  if constexpr (kSigned) {
+    // Σ of signed bytes: vpmaddubsw(1, w) pairs (|.| ≤ 256), four of them summed in int16.
+    const __m256i one = bytes(1);
+    __m256i s = _mm256_maddubs_epi16(one, g[0]);
+    for (int i = 1; i < 4; ++i) s = _mm256_add_epi16(s, _mm256_maddubs_epi16(one, g[i]));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(s, ones16()));
   } else {
-    return _mm256_add_epi32(_mm256_madd_epi16(sum16<0, 4>(g, x), ones16()),   // 4 · 2·31·127 = 31496
-                            _mm256_madd_epi16(sum16<4, 4>(g, x), ones16()));
+    static_assert(4 * kMax <= 127, "byte sums of four groups must fit a signed byte");
+    const __m256i b = _mm256_add_epi8(_mm256_add_epi8(g[0], g[1]), _mm256_add_epi8(g[2], g[3]));
+    const __m256i u = _mm256_madd_epi16(_mm256_maddubs_epi16(b, bytes(1)), ones16());
+    return _mm256_cvtepi32_ps(_mm256_sub_epi32(u, _mm256_set1_epi32(16 * kOffset)));
   }
 }
 
-// Σ over a chunk of signed int8 values (Q8_0). vpmaddubsw needs an unsigned operand: it gets
-// |w| and x takes w's sign (vpsignb: x·sgn(w), 0 where w = 0), so each product is w·x and a
-// pair is at most 2·127·127 = 32258: no saturation. `absw` is |g[i]|, computed once per block.
-inline __m256i dot32_s(const __m256i* g, const __m256i* absw, const int8_t* x) {
-  __m256i s = _mm256_setzero_si256();
-  for (int i = 0; i < 8; ++i) {
-    const __m256i p = _mm256_maddubs_epi16(absw[i], _mm256_sign_epi8(bcast32(x + 4 * i), g[i]));
-    s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones16()));
+template <int kMax, int kOffset, bool kSigned, bool kHasMin, int NC>
+inline void a8_b32(const __m256i* g, const uint8_t* m, const ActBlock32* const* x, __m256* acc) {
+  __m256i absw[8];
+  if constexpr (kSigned)
+    for (int i = 0; i < 8; ++i) absw[i] = _mm256_abs_epi8(g[i]);
+  const __m256 U0 = half_sum<kMax, kOffset, kSigned>(g), U1 = half_sum<kMax, kOffset, kSigned>(g + 4);
+  const __m256 dw = fp16x8(m);
+  for (int c = 0; c < NC; ++c) {
+    const ActBlock32& xb = *x[c];
+    __m256 p[2];
+    for (int h = 0; h < 2; ++h) {
+      __m256i P;
+      if constexpr (kSigned) {
+        P = _mm256_setzero_si256();
+        for (int i = 4 * h; i < 4 * h + 4; ++i) {
+          const __m256i pr = _mm256_maddubs_epi16(absw[i], _mm256_sign_epi8(bcast32(xb.qs + 4 * i), g[i]));
+          P = _mm256_add_epi32(P, _mm256_madd_epi16(pr, ones16()));
+        }
+      } else {
+        // 4 groups · 2·kMax·127 ≤ 31496 fits int16 for kMax ≤ 31.
+        P = _mm256_madd_epi16(sum16<0, 4>(g + 4 * h, xb.qs + 16 * h), ones16());
+        if constexpr (kOffset != 0) P = _mm256_sub_epi32(P, _mm256_set1_epi32(kOffset * xb.qsum[h]));
+      }
+      p[h] = _mm256_cvtepi32_ps(P);
+    }
+    __m256 t = _mm256_mul_ps(p[0], _mm256_set1_ps(xb.d[0]));
+    t = _mm256_fmadd_ps(p[1], _mm256_set1_ps(xb.d[1]), t);
+    t = _mm256_fmadd_ps(U0, _mm256_set1_ps(xb.c[0]), t);
+    t = _mm256_fmadd_ps(U1, _mm256_set1_ps(xb.c[1]), t);
+    acc[c] = _mm256_fmadd_ps(t, dw, acc[c]);
+    if constexpr (kHasMin) acc[c] = _mm256_fmadd_ps(fp16x8(m + 16), _mm256_set1_ps(xb.s), acc[c]);
   }
-  return s;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -327,7 +358,7 @@ inline void put_values(qe_type t, const uint8_t* const* blk, uint8_t* q) {
   }
 }
 
-// Q4_0: meta = 8 fp16 d. Spec: isum = Σ q·x − 8·Σx; acc = fma(isum, d·dx, acc).
+// Q4_0: meta = 8 fp16 d; v = u − 8.
 struct FmtQ4_0 {
   static constexpr qe_type kType = QE_TYPE_Q4_0;
   static constexpr int kBlock = 32, kQBytes = 128, kMBytes = 16, kGroup = 4, kSub = 32;
@@ -342,11 +373,7 @@ struct FmtQ4_0 {
   static void a8(const uint8_t* q, const uint8_t* m, const ActBlock32* const* x, __m256* acc) {
     __m256i g[8];
     Chunk::decode(q, g);
-    const __m256 d = fp16x8(m);
-    for (int c = 0; c < NC; ++c) {
-      const __m256i isum = _mm256_sub_epi32(dot32_u<15>(g, x[c]->qs), _mm256_set1_epi32(8 * x[c]->sum));
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, _mm256_set1_ps(x[c]->d)), acc[c]);
-    }
+    a8_b32<15, 8, false, false, NC>(g, m, x, acc);
   }
   static void a16_scale_bias(const uint8_t* m, int, __m256* scale, __m256* bias) {
     *scale = fp16x8(m);
@@ -354,7 +381,7 @@ struct FmtQ4_0 {
   }
 };
 
-// Q4_1: meta = 8 fp16 d, 8 fp16 m. Spec: acc = fma(Σq·x, d·dx, acc); acc = fma(m·dx, Σx, acc).
+// Q4_1: meta = 8 fp16 d, 8 fp16 m; v = u, plus the min term.
 struct FmtQ4_1 {
   static constexpr qe_type kType = QE_TYPE_Q4_1;
   static constexpr int kBlock = 32, kQBytes = 128, kMBytes = 32, kGroup = 4, kSub = 32;
@@ -370,13 +397,7 @@ struct FmtQ4_1 {
   static void a8(const uint8_t* q, const uint8_t* m, const ActBlock32* const* x, __m256* acc) {
     __m256i g[8];
     Chunk::decode(q, g);
-    const __m256 d = fp16x8(m), mn = fp16x8(m + 16);
-    for (int c = 0; c < NC; ++c) {
-      const __m256 dx = _mm256_set1_ps(x[c]->d);
-      const __m256i isum = dot32_u<15>(g, x[c]->qs);
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, dx), acc[c]);
-      acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(mn, dx), _mm256_set1_ps(static_cast<float>(x[c]->sum)), acc[c]);
-    }
+    a8_b32<15, 0, false, true, NC>(g, m, x, acc);
   }
   static void a16_scale_bias(const uint8_t* m, int, __m256* scale, __m256* bias) {
     *scale = fp16x8(m);
@@ -398,7 +419,7 @@ inline void pack_q5_quants(const uint8_t* const* blk, size_t qh_off, size_t qs_o
   }
 }
 
-// Q5_0: meta = 8 fp16 d. Spec: isum = Σ q·x − 16·Σx; acc = fma(isum, d·dx, acc).
+// Q5_0: meta = 8 fp16 d; v = u − 16.
 struct FmtQ5_0 {
   static constexpr qe_type kType = QE_TYPE_Q5_0;
   static constexpr int kBlock = 32, kQBytes = 160, kMBytes = 16, kGroup = 4, kSub = 32;
@@ -412,11 +433,7 @@ struct FmtQ5_0 {
   static void a8(const uint8_t* q, const uint8_t* m, const ActBlock32* const* x, __m256* acc) {
     __m256i g[8];
     Chunk::decode(q, g);
-    const __m256 d = fp16x8(m);
-    for (int c = 0; c < NC; ++c) {
-      const __m256i isum = _mm256_sub_epi32(dot32_u<31>(g, x[c]->qs), _mm256_set1_epi32(16 * x[c]->sum));
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, _mm256_set1_ps(x[c]->d)), acc[c]);
-    }
+    a8_b32<31, 16, false, false, NC>(g, m, x, acc);
   }
   static void a16_scale_bias(const uint8_t* m, int, __m256* scale, __m256* bias) {
     *scale = fp16x8(m);
@@ -439,13 +456,7 @@ struct FmtQ5_1 {
   static void a8(const uint8_t* q, const uint8_t* m, const ActBlock32* const* x, __m256* acc) {
     __m256i g[8];
     Chunk::decode(q, g);
-    const __m256 d = fp16x8(m), mn = fp16x8(m + 16);
-    for (int c = 0; c < NC; ++c) {
-      const __m256 dx = _mm256_set1_ps(x[c]->d);
-      const __m256i isum = dot32_u<31>(g, x[c]->qs);
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, dx), acc[c]);
-      acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(mn, dx), _mm256_set1_ps(static_cast<float>(x[c]->sum)), acc[c]);
-    }
+    a8_b32<31, 0, false, true, NC>(g, m, x, acc);
   }
   static void a16_scale_bias(const uint8_t* m, int, __m256* scale, __m256* bias) {
     *scale = fp16x8(m);
@@ -453,7 +464,7 @@ struct FmtQ5_1 {
   }
 };
 
-// Q8_0: meta = 8 fp16 d. Spec: acc = fma(Σ q·x, d·dx, acc) with signed q.
+// Q8_0: meta = 8 fp16 d; v = the signed q.
 struct FmtQ8_0 {
   static constexpr qe_type kType = QE_TYPE_Q8_0;
   static constexpr int kBlock = 32, kQBytes = 256, kMBytes = 16, kGroup = 4, kSub = 32;
@@ -466,14 +477,9 @@ struct FmtQ8_0 {
   }
   template <int NC>
   static void a8(const uint8_t* q, const uint8_t* m, const ActBlock32* const* x, __m256* acc) {
-    __m256i g[8], absw[8];
+    __m256i g[8];
     Chunk::decode(q, g);
-    for (int i = 0; i < 8; ++i) absw[i] = _mm256_abs_epi8(g[i]);
-    const __m256 d = fp16x8(m);
-    for (int c = 0; c < NC; ++c) {
-      const __m256i isum = dot32_s(g, absw, x[c]->qs);
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, _mm256_set1_ps(x[c]->d)), acc[c]);
-    }
+    a8_b32<127, 0, true, false, NC>(g, m, x, acc);
   }
   static void a16_scale_bias(const uint8_t* m, int, __m256* scale, __m256* bias) {
     *scale = fp16x8(m);

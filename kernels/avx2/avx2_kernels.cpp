@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -74,13 +75,38 @@ inline __m256 inv_scale(float amax, float* d_out) {
   return _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
 }
 
+inline float hmin(__m256 v) {
+  __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_min_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+
+// spec::quantize_act32: per 16-element half, c = 0.5·min + 0.5·max, d = max|x − c| / 127,
+// q = round((x − c)·id). min, max and max|x − c| are exact in any order.
 void quantize_act32(const float* x, ActBlock32* dst, int64_t K) {
+  const __m256 sign = _mm256_set1_ps(-0.0f), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
   for (int64_t b = 0; b < K / 32; ++b) {
-    const float* xb = x + 32 * b;
     ActBlock32& o = dst[b];
-    const __m256 id = inv_scale(amax_of(xb, 32), &o.d);
-    o.sum = static_cast<int16_t>(hsum_i32(round32(xb, id, o.qs)));
-    o.pad = 0;
+    __m256i v[4];
+    float s[2];
+    for (int h = 0; h < 2; ++h) {
+      const __m256 x0 = _mm256_loadu_ps(x + 32 * b + 16 * h), x1 = _mm256_loadu_ps(x + 32 * b + 16 * h + 8);
+      const float c = 0.5f * hmin(_mm256_min_ps(x0, x1)) + 0.5f * hmax(_mm256_max_ps(x0, x1));
+      const __m256 vc = _mm256_set1_ps(c);
+      const __m256 t0 = _mm256_sub_ps(x0, vc), t1 = _mm256_sub_ps(x1, vc);
+      const __m256 id = inv_scale(hmax(_mm256_max_ps(_mm256_andnot_ps(sign, t0), _mm256_andnot_ps(sign, t1))), &o.d[h]);
+      v[2 * h] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(t0, id), lo), hi));
+      v[2 * h + 1] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(t1, id), lo), hi));
+      o.c[h] = c;
+      const int32_t qsum = hsum_i32(_mm256_add_epi32(v[2 * h], v[2 * h + 1]));
+      o.qsum[h] = static_cast<int16_t>(qsum);
+      s[h] = std::fma(static_cast<float>(qsum), o.d[h], 16.0f * c);
+    }
+    // Byte order as in round32: vpackssdw / vpacksswb per 128-bit lane, vpermd restores it.
+    const __m256i w = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.qs), _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    o.s = s[0] + s[1];
   }
 }
 

@@ -20,6 +20,7 @@
 #endif
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -148,19 +149,29 @@ inline float inv_scale(float amax, float* d) {
   return *d != 0.0f ? 1.0f / *d : 0.0f;
 }
 
+// One 16-element half of an ActBlock32 (spec::quantize_act32): min, max and max|x − c| are
+// exact in any order; x − c is the spec's single rounding. Returns Σ q.
+inline int32_t quantize_half(__m512 v, int8_t* q, float* d_out, float* c_out) {
+  const float c = 0.5f * _mm512_reduce_min_ps(v) + 0.5f * _mm512_reduce_max_ps(v);
+  const __m512 t = _mm512_sub_ps(v, _mm512_set1_ps(c));
+  float d;
+  const __m512i qi = quantize16(t, _mm512_set1_ps(inv_scale(_mm512_reduce_max_ps(_mm512_abs_ps(t)), &d)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(qi));
+  *d_out = d;
+  *c_out = c;
+  return _mm512_reduce_add_epi32(qi);
+}
+
 void quantize_act32(const float* x, ActBlock32* dst, int64_t K) {
   for (int64_t b = 0; b < K / 32; ++b) {
-    const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
-    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-    float d;
-    const __m512 vid = _mm512_set1_ps(inv_scale(amax, &d));
-    const __m512i q0 = quantize16(v0, vid), q1 = quantize16(v1, vid);
     ActBlock32& o = dst[b];
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(o.qs), _mm512_cvtsepi32_epi8(q0));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(o.qs + 16), _mm512_cvtsepi32_epi8(q1));
-    o.d = d;
-    o.sum = static_cast<int16_t>(_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)));
-    o.pad = 0;
+    float s[2];
+    for (int h = 0; h < 2; ++h) {
+      const int32_t qsum = quantize_half(_mm512_loadu_ps(x + 32 * b + 16 * h), o.qs + 16 * h, &o.d[h], &o.c[h]);
+      o.qsum[h] = static_cast<int16_t>(qsum);
+      s[h] = std::fma(static_cast<float>(qsum), o.d[h], 16.0f * o.c[h]);
+    }
+    o.s = s[0] + s[1];
   }
 }
 

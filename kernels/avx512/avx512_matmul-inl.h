@@ -65,12 +65,18 @@ constexpr int kChains = NB == 1 ? 4 : NB == 2 ? 2 : 1;
 // 16·tile; mask: the rows of the tile that exist in [r0, r1).
 // =============================================================================================
 
-// 32-element blocks. isum starts at prep = −kOffset·Σx (the unsigned-offset correction), or 0
-// for the _1 types, whose prep is (float)Σx for the min term fma(m·dx, Σx, acc).
+// 32-element blocks (a8_spec.h): per half h, P_h = Σ v·q (starting at −kOffset·qsum_h, the
+// unsigned-offset correction) and U_h = Σ v; t = P_0·d_0, then fma(P_1, d_1), fma(U_0, c_0),
+// fma(U_1, c_1) in the spec's order; acc = fma(t, dw, acc) [+ fma(mw, s, acc)].
+// U_h depends on the weights alone, so it is computed once per tile-block for all NB columns: the
+// half's four group vectors summed bytewise (4·kUMax fits a signed byte for 4- and 5-bit values)
+// and one dot against ones, or four dots for 8-bit values; −16·kOffset starts the sum.
+alignas(16) constexpr int8_t kOnes[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+
 template <class F, class Dot, int NB>
 [[gnu::noinline, gnu::flatten]] void a8_tile_b32(const uint8_t* rec, const uint8_t* data, int64_t nblk,
-                                           const ActBlock32* const* x, const int32_t* const* prep, float* const* y,
-                                           __mmask16 mask) {
+                                           const ActBlock32* const* x, float* const* y, __mmask16 mask) {
+  constexpr int kHalfChains = 1;
   __m512 acc[NB];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < nblk; ++b) {
@@ -79,18 +85,31 @@ template <class F, class Dot, int NB>
     prefetch_ahead<F::kScaleBytes, scale_ahead<F>>(rec + b * F::kScaleBytes);
     F::Enc::unpack(data + b * F::kDataBytes, G);
     const uint8_t* r = rec + b * F::kScaleBytes;
+    __m512 U[2];
+    static_for<2>([&](auto h) {
+      const __m512i init = _mm512_set1_epi32(-16 * F::kOffset);
+      const __m512i* g = G + 4 * h;
+      if constexpr (4 * F::Enc::kUMax <= 127) {
+        const __m512i s = _mm512_add_epi8(_mm512_add_epi8(g[0], g[1]), _mm512_add_epi8(g[2], g[3]));
+        U[h] = _mm512_cvtepi32_ps(Dot::template dot<1, 4 * F::Enc::kUMax, 1>(init, &s, kOnes));
+      } else {
+        U[h] = _mm512_cvtepi32_ps(Dot::template dot<4, F::Enc::kUMax, 2>(init, g, kOnes));
+      }
+    });
     const __m512 d = load_ph(r);  // the 16 rows' fp16 block scales, exact in fp32
     static_for<NB>([&](auto c) {
       const ActBlock32& xb = x[c][b];
-      // isum = Σ u·x − kOffset·Σx exactly; then the spec's acc = fma((float)isum, d·dx, acc).
-      const __m512i init = F::kHasMin ? _mm512_setzero_si512() : _mm512_set1_epi32(prep[c][b]);
-      const __m512i isum = Dot::template dot<8, F::Enc::kUMax, kChains<NB>>(init, G, xb.qs);
-      const __m512 dx = _mm512_set1_ps(xb.d);
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, dx), acc[c]);
-      if constexpr (F::kHasMin) {
-        const __m512 sum = _mm512_set1_ps(std::bit_cast<float>(prep[c][b]));
-        acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(load_ph(r + 32), dx), sum, acc[c]);
-      }
+      __m512 p[2];
+      static_for<2>([&](auto h) {
+        const __m512i init = _mm512_set1_epi32(-F::kOffset * xb.qsum[h]);
+        p[h] = _mm512_cvtepi32_ps(Dot::template dot<4, F::Enc::kUMax, kHalfChains>(init, G + 4 * h, xb.qs + 16 * h));
+      });
+      __m512 t = _mm512_mul_ps(p[0], _mm512_set1_ps(xb.d[0]));
+      t = _mm512_fmadd_ps(p[1], _mm512_set1_ps(xb.d[1]), t);
+      t = _mm512_fmadd_ps(U[0], _mm512_set1_ps(xb.c[0]), t);
+      t = _mm512_fmadd_ps(U[1], _mm512_set1_ps(xb.c[1]), t);
+      acc[c] = _mm512_fmadd_ps(t, d, acc[c]);
+      if constexpr (F::kHasMin) acc[c] = _mm512_fmadd_ps(load_ph(r + 32), _mm512_set1_ps(xb.s), acc[c]);
     });
   }
   static_for<NB>([&](auto c) { _mm512_mask_storeu_ps(y[c], mask, acc[c]); });
@@ -210,15 +229,11 @@ template <class F, class Dot, int NB>
 
 // Per-column integers the A8 tile kernels need, `kPrepPerBlock` per block.
 template <class F>
-constexpr int kPrepPerBlock = F::kFamily == Family::kB32 ? 1 : F::kFamily == Family::kK32 ? 4 : 0;
+constexpr int kPrepPerBlock = F::kFamily == Family::kK32 ? 4 : 0;
 
 template <class F>
 void prep_a8(const void* xrow, int64_t nblk, int32_t* out) {
-  if constexpr (F::kFamily == Family::kB32) {
-    const auto* x = static_cast<const ActBlock32*>(xrow);
-    for (int64_t b = 0; b < nblk; ++b)
-      out[b] = F::kHasMin ? std::bit_cast<int32_t>(static_cast<float>(x[b].sum)) : -F::kOffset * x[b].sum;
-  } else if constexpr (F::kFamily == Family::kK32) {
+  if constexpr (F::kFamily == Family::kK32) {
     // (bs2_2p, bs2_2p+1) as int16 pairs, bs2_j = bsums[2j] + bsums[2j+1] (|bs2| ≤ 32·127).
     const auto* x = static_cast<const qe_block_q8_K*>(xrow);
     for (int64_t sb = 0; sb < nblk; ++sb)
@@ -511,7 +526,7 @@ void gemm_a8(const void* packed, int64_t rows, int64_t K, int64_t r0, int64_t r1
     }
     const uint8_t* tp = base + t * geo.tile_bytes;
     if constexpr (F::kFamily == Family::kB32)
-      a8_tile_b32<F, Dot, NB>(tp, tp + geo.scale_region, geo.nblk, xs, ps, ys, mask);
+      a8_tile_b32<F, Dot, NB>(tp, tp + geo.scale_region, geo.nblk, xs, ys, mask);
     else if constexpr (F::kFamily == Family::kK32)
       a8_tile_k32<F, Dot, NB>(tp, tp + geo.scale_region, geo.nblk, xs, ps, ys, mask);
     else

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 namespace qe::cpu::spec {
 namespace {
@@ -33,13 +34,42 @@ int32_t dot_i(const int16_t* q, const int8_t* x, int n) {
   return s;
 }
 
+// One 16-element half of an ActBlock32: centre, scale, values; returns Σ q.
+int32_t quantize_half(const float* x, int8_t* q, float* d_out, float* c_out) {
+  float lo = x[0], hi = x[0];
+  for (int i = 1; i < 16; ++i) {
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
+  }
+  const float c = 0.5f * lo + 0.5f * hi;
+  float amax = 0.0f;
+  for (int i = 0; i < 16; ++i) amax = std::max(amax, std::fabs(x[i] - c));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  int32_t sum = 0;
+  for (int i = 0; i < 16; ++i) {
+    const float v = std::nearbyint((x[i] - c) * id);  // default rounding mode: half to even
+    const int qi = static_cast<int>(std::clamp(v, -127.0f, 127.0f));
+    q[i] = static_cast<int8_t>(qi);
+    sum += qi;
+  }
+  *d_out = d;
+  *c_out = c;
+  return sum;
+}
+
 }  // namespace
 
 void quantize_act32(const float* x, ActBlock32* dst, int64_t K) {
   for (int64_t b = 0; b < K / 32; ++b) {
     ActBlock32& o = dst[b];
-    o.sum = static_cast<int16_t>(quantize_block(x + 32 * b, 32, o.qs, &o.d));
-    o.pad = 0;
+    float s[2];
+    for (int h = 0; h < 2; ++h) {
+      const int32_t qsum = quantize_half(x + 32 * b + 16 * h, o.qs + 16 * h, &o.d[h], &o.c[h]);
+      o.qsum[h] = static_cast<int16_t>(qsum);
+      s[h] = std::fma(static_cast<float>(qsum), o.d[h], 16.0f * o.c[h]);
+    }
+    o.s = s[0] + s[1];
   }
 }
 
@@ -142,38 +172,33 @@ float dot_a8(qe_type t, const void* wrow, const void* xq, int64_t K) {
   float acc = 0.0f;
   int16_t q[256];
   if (info->block_elems == 32) {
+    // The weight's integer values v = u − offset and its min (the _1 formats).
+    const int offset = t == QE_TYPE_Q4_0 ? 8 : t == QE_TYPE_Q5_0 ? 16 : 0;
     const auto* x = static_cast<const ActBlock32*>(xq);
     for (int64_t b = 0; b < K / 32; ++b) {
-      const void* blk = w + b * info->block_bytes;
+      const uint8_t* blk = w + b * info->block_bytes;
       unpack_block(t, blk, q);
-      int32_t isum = dot_i(q, x[b].qs, 32);
-      const float dx = x[b].d;
-      switch (t) {
-        case QE_TYPE_Q8_0:
-          acc = std::fma(static_cast<float>(isum), h2f(static_cast<const qe_block_q8_0*>(blk)->d) * dx, acc);
-          break;
-        case QE_TYPE_Q4_0:
-          isum -= 8 * x[b].sum;
-          acc = std::fma(static_cast<float>(isum), h2f(static_cast<const qe_block_q4_0*>(blk)->d) * dx, acc);
-          break;
-        case QE_TYPE_Q5_0:
-          isum -= 16 * x[b].sum;
-          acc = std::fma(static_cast<float>(isum), h2f(static_cast<const qe_block_q5_0*>(blk)->d) * dx, acc);
-          break;
-        case QE_TYPE_Q4_1: {
-          const auto* bb = static_cast<const qe_block_q4_1*>(blk);
-          acc = std::fma(static_cast<float>(isum), h2f(bb->d) * dx, acc);
-          acc = std::fma(h2f(bb->m) * dx, static_cast<float>(x[b].sum), acc);
-          break;
+      int32_t P[2], U[2];
+      for (int h = 0; h < 2; ++h) {
+        P[h] = U[h] = 0;
+        for (int i = 16 * h; i < 16 * h + 16; ++i) {
+          P[h] += (q[i] - offset) * x[b].qs[i];
+          U[h] += q[i] - offset;
         }
-        case QE_TYPE_Q5_1: {
-          const auto* bb = static_cast<const qe_block_q5_1*>(blk);
-          acc = std::fma(static_cast<float>(isum), h2f(bb->d) * dx, acc);
-          acc = std::fma(h2f(bb->m) * dx, static_cast<float>(x[b].sum), acc);
-          break;
-        }
-        default:
-          std::abort();
+      }
+      float t_ = static_cast<float>(P[0]) * x[b].d[0];
+      t_ = std::fma(static_cast<float>(P[1]), x[b].d[1], t_);
+      t_ = std::fma(static_cast<float>(U[0]), x[b].c[0], t_);
+      t_ = std::fma(static_cast<float>(U[1]), x[b].c[1], t_);
+      // Every 32-element block starts with its fp16 scale d; the _1 formats follow it with m.
+      uint16_t dw, mw;
+      std::memcpy(&dw, blk, 2);
+      acc = std::fma(t_, h2f(dw), acc);
+      if (t == QE_TYPE_Q4_1 || t == QE_TYPE_Q5_1) {
+        std::memcpy(&mw, blk + 2, 2);
+        acc = std::fma(h2f(mw), x[b].s, acc);
+      } else if (t != QE_TYPE_Q8_0 && t != QE_TYPE_Q4_0 && t != QE_TYPE_Q5_0) {
+        std::abort();
       }
     }
     return acc;

@@ -1,15 +1,20 @@
 // The scalar specification of A8 (int8-activation) arithmetic: what every ISA must compute,
 // operation for operation, so that its results are bit-identical to these.
 //
-// Activations: one ActBlock32 per 32 elements (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) or one
-// qe_block_q8_K per 256 (Q2_K .. Q6_K). Quantization: amax = max|x|, d = amax / 127,
-// id = d ? 1 / d : 0, q = round_half_even(x * id) clamped to [-127, 127].
+// Activations, 32-element formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0): one ActBlock32 per 32
+// elements, quantized per 16-element half h: lo, hi = min x, max x; c = 0.5·lo + 0.5·hi;
+// amax = max|x − c|; d = amax / 127; id = d ? 1 / d : 0; q = round_half_even((x − c)·id)
+// clamped to [−127, 127]; qsum = Σ q; then s = fma(qsum_0, d_0, 16·c_0) + fma(qsum_1, d_1, 16·c_1).
+// K-quants (Q2_K .. Q6_K): one qe_block_q8_K per 256, amax = max|x|, d = amax / 127, q as above
+// without centre.
 //
-// Weights row · activation row: acc = 0.0f, then block by block in order:
-//   Q8_0        isum = Σ q·x                                acc = fma(isum, dw·dx, acc)
-//   Q4_0, Q5_0  isum = Σ q·x − o·sum  (o = 8, 16; q unsigned) acc = fma(isum, dw·dx, acc)
-//   Q4_1, Q5_1  isum = Σ q·x                                acc = fma(isum, dw·dx, acc)
-//                                                            acc = fma(mw·dx, sum, acc)
+// Weights row · activation row: acc = 0.0f, then block by block in order. 32-element formats,
+// with v the weight's integer values (Q8_0: q; Q4_0, Q5_0: u − 8, u − 16; Q4_1, Q5_1: u) and per
+// half P_h = Σ v·q, U_h = Σ v (exact int32):
+//   t = P_0·d_0;  t = fma(P_1, d_1, t);  t = fma(U_0, c_0, t);  t = fma(U_1, c_1, t)
+//   acc = fma(t, dw, acc)                   (dw: the weight block's fp16 scale)
+//   Q4_1, Q5_1 also:  acc = fma(mw, s, acc)
+// K-quants:
 //   Q4_K, Q5_K  isum = Σ_j sc_j·(Σ_j q·x), msum = Σ_j m_j·(bsum_2j + bsum_2j+1)
 //                                                            acc = fma(isum, d·dx, acc)
 //                                                            acc = fma(−msum, dmin·dx, acc)

@@ -34,15 +34,19 @@ enum class Isa : int {
 };
 const char* isa_name(Isa isa);
 
-// Activation block for the 32-element formats in A8 mode: q[i] = round(x[i] / d) with
-// d = max|x| / 127 (round half to even, as cvtps2dq and fcvtns do), sum = Σ q[i].
+// Activation block for the 32-element formats in A8 mode: asymmetric int8 per 16-element half,
+// x[i] ≈ c[h] + d[h]·q[i] with c = the half's midrange and d = max|x − c| / 127 (q rounded half
+// to even, as cvtps2dq and fcvtns do). Centring on the midrange spends all 255 levels on the
+// half's actual range: a one-sided outlier (LLM activations have them in fixed channels) no
+// longer wastes half the grid. See a8_spec.h for the exact arithmetic.
 struct ActBlock32 {
-  float d;        // scale
-  int16_t sum;    // Σ qs, for min terms and unsigned-nibble offset corrections
-  int16_t pad;
+  float d[2];        // scale of elements 0..15 and 16..31
+  float c[2];        // centre of each half
+  float s;           // Σ (c + d·q) over the block, for the min terms of the _1 formats
+  int16_t qsum[2];   // Σ q per half, for unsigned-offset corrections
   int8_t qs[32];
 };
-static_assert(sizeof(ActBlock32) == 40, "ActBlock32 layout");
+static_assert(sizeof(ActBlock32) == 56, "ActBlock32 layout");
 
 // Which activation layout a weight type uses in A8 mode (nullptr-equivalent: kNone = the type
 // has no A8 path and runs A16, e.g. the float types).

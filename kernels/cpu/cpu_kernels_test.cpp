@@ -2,6 +2,7 @@
 // reference (A16, normalized error bound) and the A8 specification (bit for bit).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -208,6 +209,41 @@ TEST(A8Spec, CloseToFloatDot) {
       }
       EXPECT_NEAR(spec::dot_a8(t, wr, xq.data(), K), exact, 0.01 * mag) << qe_type_get(t)->name;
     }
+  }
+}
+
+// ActBlock32 quantizes each 16-element half around its own midrange: a constant half is exact,
+// a half with a one-sided outlier gets the step (max − min) / 254 (half of what a scale of
+// max|x| / 127 gives), every value is within half a step, and s is Σ of the represented values.
+TEST(A8Spec, Act32HalvesAreCentredOnTheirOwnRange) {
+  std::vector<float> x(64);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u01(0.0f, 1.0f), wide(-40.0f, 25.0f);
+  for (int i = 0; i < 16; ++i) x[i] = u01(rng);
+  x[5] = 50.0f;                                        // one-sided outlier
+  for (int i = 16; i < 32; ++i) x[i] = 3.25f;          // constant half
+  for (int i = 32; i < 64; ++i) x[i] = wide(rng);      // a second block, random
+  ActBlock32 q[2];
+  spec::quantize_act32(x.data(), q, 64);
+  EXPECT_EQ(q[0].d[1], 0.0f);
+  EXPECT_EQ(q[0].c[1], 3.25f);
+  const float lo0 = *std::min_element(x.begin(), x.begin() + 16);
+  EXPECT_FLOAT_EQ(q[0].c[0], 0.5f * (lo0 + 50.0f));
+  EXPECT_FLOAT_EQ(q[0].d[0], (50.0f - lo0) / 254.0f);
+  for (int b = 0; b < 2; ++b) {
+    double s = 0;
+    for (int i = 0; i < 32; ++i) {
+      const int h = i / 16;
+      const double rep = static_cast<double>(q[b].c[h]) + static_cast<double>(q[b].d[h]) * q[b].qs[i];
+      EXPECT_LE(std::fabs(rep - x[32 * b + i]), 0.5 * q[b].d[h] * (1 + 1e-5) + 1e-6 * std::fabs(q[b].c[h]))
+          << "block " << b << " element " << i;
+      s += rep;
+    }
+    int32_t qs0 = 0, qs1 = 0;
+    for (int i = 0; i < 16; ++i) qs0 += q[b].qs[i], qs1 += q[b].qs[16 + i];
+    EXPECT_EQ(q[b].qsum[0], qs0);
+    EXPECT_EQ(q[b].qsum[1], qs1);
+    EXPECT_NEAR(q[b].s, s, 1e-5 * (1 + std::fabs(s)));
   }
 }
 

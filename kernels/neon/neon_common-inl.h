@@ -17,6 +17,7 @@
 #include <arm_neon.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -203,13 +204,37 @@ QE_NEON_INLINE float quantize_vecs(const float* x, int8_t* q) {
   return d;
 }
 
+// spec::quantize_act32: per 16-element half, c = 0.5·min + 0.5·max (fminv/fmaxv are exact),
+// d = max|x − c| / 127, q = fcvtns((x − c)·id) clamped; s from the spec's two fmas.
 [[maybe_unused]] void quantize_act32(const float* x, ActBlock32* dst, int64_t K) {
+  const int32x4_t lim = vdupq_n_s32(127);
   for (int64_t b = 0; b < K / 32; ++b) {
     ActBlock32& o = dst[b];
-    o.d = quantize_vecs<8>(x + 32 * b, o.qs);
-    // |sum| <= 32 * 127: a widening add of each half is exact.
-    o.sum = static_cast<int16_t>(vaddlvq_s8(vld1q_s8(o.qs)) + vaddlvq_s8(vld1q_s8(o.qs + 16)));
-    o.pad = 0;
+    float s[2];
+    for (int h = 0; h < 2; ++h) {
+      float32x4_t v[4];
+      for (int i = 0; i < 4; ++i) v[i] = vld1q_f32(x + 32 * b + 16 * h + 4 * i);
+      const float lo = vminvq_f32(vminq_f32(vminq_f32(v[0], v[1]), vminq_f32(v[2], v[3])));
+      const float hi = vmaxvq_f32(vmaxq_f32(vmaxq_f32(v[0], v[1]), vmaxq_f32(v[2], v[3])));
+      const float c = 0.5f * lo + 0.5f * hi;
+      float32x4_t mx = vdupq_n_f32(0.0f);
+      for (int i = 0; i < 4; ++i) {
+        v[i] = vsubq_f32(v[i], vdupq_n_f32(c));
+        mx = vmaxq_f32(mx, vabsq_f32(v[i]));
+      }
+      const float d = vmaxvq_f32(mx) / 127.0f;
+      const float id = d != 0.0f ? 1.0f / d : 0.0f;
+      int32x4_t q[4];
+      for (int i = 0; i < 4; ++i) q[i] = vmaxq_s32(vminq_s32(vcvtnq_s32_f32(vmulq_n_f32(v[i], id)), lim), vnegq_s32(lim));
+      const int16x8_t q01 = vcombine_s16(vmovn_s32(q[0]), vmovn_s32(q[1])), q23 = vcombine_s16(vmovn_s32(q[2]), vmovn_s32(q[3]));
+      vst1q_s8(o.qs + 16 * h, vcombine_s8(vmovn_s16(q01), vmovn_s16(q23)));
+      const int32_t qsum = vaddvq_s32(vaddq_s32(vaddq_s32(q[0], q[1]), vaddq_s32(q[2], q[3])));
+      o.d[h] = d;
+      o.c[h] = c;
+      o.qsum[h] = static_cast<int16_t>(qsum);
+      s[h] = std::fma(static_cast<float>(qsum), d, 16.0f * c);
+    }
+    o.s = s[0] + s[1];
   }
 }
 

@@ -70,8 +70,8 @@ struct Q4_0 {
   }
 };
 
-// Q4_1 (80 B): d[4] | m[4] | nibbles as Q4_0 without the xor: q unsigned (0..15, a valid int8),
-// the spec's isum = sum q*x, and the min enters as fma(m*dx, sum(x), acc).
+// Q4_1 (80 B): d[4] | m[4] | nibbles as Q4_0 without the xor: q unsigned (0..15, a valid int8)
+// are the spec's values v, and the min enters as fma(m, s, acc).
 struct Q4_1 {
   using Block = qe_block_q4_1;
   static constexpr qe_type kType = QE_TYPE_Q4_1;
@@ -386,42 +386,50 @@ void pack(const void* src, int64_t rows, int64_t K, void* dst) {
 
 // ----- A8 tile kernels ------------------------------------------------------------------------
 
-// 32-element types: per block, unpack once (8 registers, reused by every column), then per column
-// the spec's
-//   isum (exact int32) ; acc = fma(isum, d*dx, acc) [; acc = fma(m*dx, sum, acc)]
-// with one row per lane, so each lane is exactly spec::dot_a8 of its row. NC = 4 columns keep
-// 8 weight + 4 accumulator registers live, well inside the 32 vector registers; the 4 activation
-// loads per column and block come from L1 (the driver keeps a chunk of columns in L2).
-// d*dx is formed per lane (vmulq_n_f32) exactly as the spec rounds h2f(d) * dx.
+// 32-element types (a8_spec.h): per block, unpack once (8 registers, reused by every column) and
+// form U_h = Σ v over each 16-element half (weights alone: once per block for all columns), then
+// per column P_h = Σ v·q per half and the spec's
+//   t = P_0·d_0; t = fma(P_1, d_1, t); t = fma(U_0, c_0, t); t = fma(U_1, c_1, t)
+//   acc = fma(t, dw, acc) [; acc = fma(mw, s, acc)]
+// with one row per lane, so each lane is exactly spec::dot_a8 of its row (T::fix undoes Q4_0's
+// 16x scaling of the values: exact, every sum is a multiple of 16). NC = 4 columns keep 8 weight
+// + 4 accumulator registers live, well inside the 32 vector registers; the activation loads per
+// column and block come from L1 (the driver keeps a chunk of columns in L2).
 template <class T, class Dot>
 struct A8Blocks32 {
   template <int NC>
   static QE_NEON_INLINE void run(const uint8_t* t, int64_t K, const uint8_t* x, size_t xs, float32x4_t* out) {
     float32x4_t acc[NC];
     for (int c = 0; c < NC; ++c) acc[c] = vdupq_n_f32(0.0f);
+    const int8x16_t ones = vdupq_n_s8(1);
     for (int64_t b = 0; b < K / 32; ++b, t += T::kBytes) {
       int8x16_t w[8];
       T::unpack(t, 0, w);
       const float32x4_t d = load_f16x4(t);
+      const float32x4_t u0 = vcvtq_f32_s32(T::fix(Dot::dot16(vdupq_n_s32(0), w, ones)));
+      const float32x4_t u1 = vcvtq_f32_s32(T::fix(Dot::dot16(vdupq_n_s32(0), w + 4, ones)));
       const auto col = [&](int c) { return reinterpret_cast<const ActBlock32*>(x + c * xs) + b; };
-      const auto finish = [&](int c, int32x4_t raw) {
+      const auto finish = [&](int c, int32x4_t p0, int32x4_t p1) {
         const ActBlock32* a = col(c);
-        acc[c] = vfmaq_f32(acc[c], vcvtq_f32_s32(T::fix(raw)), vmulq_n_f32(d, a->d));
-        if constexpr (T::kHasMin)
-          acc[c] = vfmaq_f32(acc[c], vmulq_n_f32(load_f16x4(t + 8), a->d), vdupq_n_f32(static_cast<float>(a->sum)));
+        float32x4_t v = vmulq_n_f32(vcvtq_f32_s32(T::fix(p0)), a->d[0]);
+        v = vfmaq_n_f32(v, vcvtq_f32_s32(T::fix(p1)), a->d[1]);
+        v = vfmaq_n_f32(v, u0, a->c[0]);
+        v = vfmaq_n_f32(v, u1, a->c[1]);
+        acc[c] = vfmaq_f32(acc[c], v, d);
+        if constexpr (T::kHasMin) acc[c] = vfmaq_n_f32(acc[c], load_f16x4(t + 8), a->s);
       };
       if constexpr (Dot::kPairs && NC % 2 == 0) {  // i8mm: two columns per smmla
         int8x16_t z[8];
         Dot::zip(w, z);
         for (int c = 0; c < NC; c += 2) {
-          int32x4_t iu, iv;
-          Dot::dot32x2(z, vld1q_s8(col(c)->qs), vld1q_s8(col(c)->qs + 16), vld1q_s8(col(c + 1)->qs),
-                       vld1q_s8(col(c + 1)->qs + 16), iu, iv);
-          finish(c, iu);
-          finish(c + 1, iv);
+          int32x4_t pu[2], pv[2];
+          for (int h = 0; h < 2; ++h) Dot::dot16x2(z + 4 * h, vld1q_s8(col(c)->qs + 16 * h), vld1q_s8(col(c + 1)->qs + 16 * h), pu[h], pv[h]);
+          finish(c, pu[0], pu[1]);
+          finish(c + 1, pv[0], pv[1]);
         }
       } else {
-        for (int c = 0; c < NC; ++c) finish(c, Dot::dot32(w, vld1q_s8(col(c)->qs), vld1q_s8(col(c)->qs + 16)));
+        for (int c = 0; c < NC; ++c)
+          finish(c, Dot::dot16(vdupq_n_s32(0), w, vld1q_s8(col(c)->qs)), Dot::dot16(vdupq_n_s32(0), w + 4, vld1q_s8(col(c)->qs + 16)));
       }
     }
     for (int c = 0; c < NC; ++c) out[c] = acc[c];
