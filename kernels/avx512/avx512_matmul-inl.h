@@ -76,7 +76,7 @@ alignas(16) constexpr int8_t kOnes[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 template <class F, class Dot, int NB>
 [[gnu::noinline, gnu::flatten]] void a8_tile_b32(const uint8_t* rec, const uint8_t* data, int64_t nblk,
                                            const ActBlock32* const* x, float* const* y, __mmask16 mask) {
-  constexpr int kHalfChains = 1;
+  constexpr int kHalfChains = 1;  // the two halves are two independent vpdpbusd chains already
   __m512 acc[NB];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < nblk; ++b) {

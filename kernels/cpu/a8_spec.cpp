@@ -186,14 +186,14 @@ float dot_a8(qe_type t, const void* wrow, const void* xq, int64_t K) {
           U[h] += q[i] - offset;
         }
       }
-      float t_ = static_cast<float>(P[0]) * x[b].d[0];
-      t_ = std::fma(static_cast<float>(P[1]), x[b].d[1], t_);
-      t_ = std::fma(static_cast<float>(U[0]), x[b].c[0], t_);
-      t_ = std::fma(static_cast<float>(U[1]), x[b].c[1], t_);
+      float bt = static_cast<float>(P[0]) * x[b].d[0];
+      bt = std::fma(static_cast<float>(P[1]), x[b].d[1], bt);
+      bt = std::fma(static_cast<float>(U[0]), x[b].c[0], bt);
+      bt = std::fma(static_cast<float>(U[1]), x[b].c[1], bt);
       // Every 32-element block starts with its fp16 scale d; the _1 formats follow it with m.
       uint16_t dw, mw;
       std::memcpy(&dw, blk, 2);
-      acc = std::fma(t_, h2f(dw), acc);
+      acc = std::fma(bt, h2f(dw), acc);
       if (t == QE_TYPE_Q4_1 || t == QE_TYPE_Q5_1) {
         std::memcpy(&mw, blk + 2, 2);
         acc = std::fma(h2f(mw), x[b].s, acc);
