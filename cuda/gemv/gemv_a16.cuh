@@ -1,0 +1,288 @@
+// gemv_a16.cuh: decode GEMV, weight-only quantized (Q4_0, Q8_0; the tiled layouts of
+// tiled_layout.h) times fp16 activations, fp32 output, batch 1-8.
+//
+// What bounds it: weight bytes. At batch 1 a Q4_0 row of K elements is 0.5625 K bytes read once
+// from device memory; an H200 streams about 4.3 TB/s, i.e. ~37 weight elements per SM clock,
+// which leaves ~3.5 instructions per element. The fp32 path (nibble -> float, sub, fma) costs
+// about that, so the codes are turned into fp16x2 pairs by writing them under the exponent of
+// 1024 (the 0x6400 magic: one lop3 per Q4_0 pair, one prmt per Q8_0 pair) and one fp16x2 fma
+// removes the bias and scales them into [-1, 1) ((q - 8) / 8, q / 128: exact in fp16). Four
+// fp16x2 fmas form an 8-element partial dot (bounded by 8 |x|, so fp16 cannot overflow below
+// |x| = 8000), which is widened to fp32 and scaled by the block scale. About 2.1 instructions
+// per Q4_0 element.
+//
+// Work split: one warp owns R rows; per row and chunk, lane l reads 16 contiguous bytes (a
+// coalesced 512-byte warp read); U chunks are loaded per round and round n + 1 is requested
+// before round n is computed, so each warp keeps U * R * 512 to 2 * U * R * 512 bytes in flight. A group's activations (8 halves, one 16-byte load, contiguous
+// across the warp) serve the R rows. The warp's sums meet in a butterfly of shuffles; lane 0
+// writes y. Launched with programmatic dependent launch (gemv_device.cu), the weight loads of
+// the first round overlap the end of the previous kernel. Every float operation is explicit (fmaf, no contraction), so the simulator build
+// computes the same bits as the device.
+#pragma once
+
+#include <cstdint>
+
+#include "common/ptx.cuh"
+#include "common/simt_api.cuh"
+#include "gemv/tiled_layout.h"
+
+namespace qe::cuda {
+
+// The word w of a 16-byte load (w is a compile-time constant after unrolling).
+QE_DEV uint32_t word_of(const U32x4& v, int w) { return w == 0 ? v.x : w == 1 ? v.y : w == 2 ? v.z : v.w; }
+
+// Four fp16x2 weights (w0, w1) .. (w6, w7) of one 8-element group.
+struct Half8 {
+  uint32_t h01, h23, h45, h67;
+};
+
+constexpr uint32_t kLop3AndOr = 0xEA;  // (a & b) | c
+
+// Q4_0 group g = word g: nibble pairs -> (q - 8) / 8 in fp16, exact.
+QE_DEV Half8 dequant_group(Q4_0Tiled, const U32x4& v, int g) {
+  constexpr uint32_t kMagic = 0x64006400u;      // 1024
+  constexpr uint32_t kEighth = 0x30003000u;     // 1/8:   (1024 + q) / 8 - 129 = (q - 8) / 8
+  constexpr uint32_t kLowBias = 0xD808D808u;    // -129
+  constexpr uint32_t kHundredth = 0x20002000u;  // 1/128: (1024 + 16 q) / 128 - 9 = (q - 8) / 8
+  constexpr uint32_t kHighBias = 0xC880C880u;   // -9
+  const uint32_t q = word_of(v, g), q8 = q >> 8;
+  Half8 r;
+  r.h01 = hfma2(lop3<kLop3AndOr>(q, 0x000F000Fu, kMagic), kEighth, kLowBias);
+  r.h23 = hfma2(lop3<kLop3AndOr>(q, 0x00F000F0u, kMagic), kHundredth, kHighBias);
+  r.h45 = hfma2(lop3<kLop3AndOr>(q8, 0x000F000Fu, kMagic), kEighth, kLowBias);
+  r.h67 = hfma2(lop3<kLop3AndOr>(q8, 0x00F000F0u, kMagic), kHundredth, kHighBias);
+  return r;
+}
+
+// Q8_0 group g = words 2g, 2g+1: byte pairs under 0x64 -> 1024 + (q + 128) -> q / 128, exact.
+QE_DEV Half8 dequant_group(Q8_0Tiled, const U32x4& v, int g) {
+  constexpr uint32_t kMagicBytes = 0x64646464u;
+  constexpr uint32_t kScale = 0x20002000u;  // 1/128: (1152 + q) / 128 - 9 = q / 128
+  constexpr uint32_t kBias = 0xC880C880u;   // -9
+  const uint32_t lo = word_of(v, 2 * g), hi = word_of(v, 2 * g + 1);
+  Half8 r;
+  r.h01 = hfma2(prmt(lo, kMagicBytes, 0x4140u), kScale, kBias);  // bytes 0, 1 under 0x64
+  r.h23 = hfma2(prmt(lo, kMagicBytes, 0x4342u), kScale, kBias);  // bytes 2, 3
+  r.h45 = hfma2(prmt(hi, kMagicBytes, 0x4140u), kScale, kBias);
+  r.h67 = hfma2(prmt(hi, kMagicBytes, 0x4342u), kScale, kBias);
+  return r;
+}
+
+// sum_e w[e] * x[e] over one group: four fp16x2 fmas, then the two lanes widened and added.
+QE_DEV float dot8(const Half8& w, const U32x4& x) {
+  uint32_t p = hmul2(w.h01, x.x);
+  p = hfma2(w.h23, x.y, p);
+  p = hfma2(w.h45, x.z, p);
+  p = hfma2(w.h67, x.w, p);
+  return half_lo_to_float(p) + half_hi_to_float(p);
+}
+
+// A lane's kGroups fp16 scales for one row and chunk (one 8- or 4-byte load).
+template <int G>
+struct Scales {
+  uint32_t s[G / 2];
+};
+
+template <int G>
+QE_DEV Scales<G> load_scales(const uint16_t* p) {
+  Scales<G> r;
+  if constexpr (G == 4) {
+    load_cached_64(p, r.s[0], r.s[1]);
+  } else {
+    r.s[0] = load_cached_32(p);
+  }
+  return r;
+}
+
+template <int G>
+QE_DEV float scale_of(const Scales<G>& s, int g) {
+  return (g & 1) ? half_hi_to_float(s.s[g >> 1]) : half_lo_to_float(s.s[g >> 1]);
+}
+
+// One round of weight loads: chunks c0 .. c0 + U - 1 of the R rows (chunks past the end repeat
+// the last one, which the compute loop skips), 16 bytes of codes and the lane's scales each.
+template <class F, int U, int R>
+QE_DEV void gemv_load_round(const uint32_t* codes, const uint16_t* scales, const int (&row)[R], int chunks, int c0,
+                            int lane, U32x4 (&wq)[U][R], Scales<F::kGroups> (&sc)[U][R]) {
+  using L = Tiled<F>;
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+    const int c = c0 + u < chunks ? c0 + u : chunks - 1;
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const size_t rc = size_t(row[r]) * size_t(chunks) + size_t(c);
+      wq[u][r] = load_stream_128(codes + rc * L::kChunkWords + lane * 4);
+      sc[u][r] = load_scales<F::kGroups>(scales + rc * L::kChunkScales + size_t(lane >> 2) * F::kGroups);
+    }
+  }
+}
+
+constexpr int kGemvThreads = 128;  // 4 warps per block
+constexpr int kGemvWarps = kGemvThreads / 32;
+
+// y[b * rows + r] = sum_k W[r, k] * x[b * K + k]
+//   codes, scales: F tiled (rows, chunks); x: (B, K) fp16 bits, 16-byte aligned rows
+//   (K % 8 == 0); y: (B, rows) fp32. B: batch columns (1-8); R: rows per warp; U: chunks per
+//   load round. Grid: ceil(rows / (kGemvWarps * R)) blocks of kGemvThreads. (128, 4): ptxas may
+//   use up to 128 registers, which keeps every instantiation free of spills.
+template <class F, int B, int R, int U>
+__global__ void __launch_bounds__(kGemvThreads, 4)
+    gemv_a16(const uint32_t* __restrict__ codes, const uint16_t* __restrict__ scales, int rows, int K, int chunks,
+             const uint16_t* __restrict__ x, float* __restrict__ y) {
+  using L = Tiled<F>;
+  constexpr int G = F::kGroups;
+  const int lane = int(threadIdx.x) & 31;
+  const int row0 = (int(blockIdx.x) * kGemvWarps + int(threadIdx.x) / 32) * R;
+  if (row0 >= rows) return;  // warp-uniform
+
+  // Rows past the end repeat the last row: loads stay in bounds, results are not written.
+  int row[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;
+
+  float acc[R][B];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int b = 0; b < B; ++b) acc[r][b] = 0.0f;
+
+  allow_dependent_launch();  // the next kernel may start streaming its own weights
+  // Software pipeline: round n + 1's weights are requested before round n is computed, so a
+  // warp always has a round in flight (without it each round paid the full memory latency).
+  U32x4 wq[U][R];
+  Scales<G> sc[U][R];
+  gemv_load_round<F, U, R>(codes, scales, row, chunks, 0, lane, wq, sc);
+  // Weights are constant; x is the previous kernel's output. Under programmatic dependent
+  // launch the first round of weight loads is in flight before we wait for that kernel.
+  grid_dependency_wait();
+  for (int c0 = 0; c0 < chunks; c0 += U) {
+    U32x4 nq[U][R] = {};  // zeroed only to keep GCC's maybe-uninitialized quiet: read only when `more`
+    Scales<G> ns[U][R] = {};
+    const bool more = c0 + U < chunks;
+    if (more) gemv_load_round<F, U, R>(codes, scales, row, chunks, c0 + U, lane, nq, ns);
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      if (c0 + u >= chunks) break;
+#pragma unroll
+      for (int g = 0; g < G; ++g) {
+        const int k = (c0 + u) * L::kChunk + g * 256 + lane * 8;
+        if (k >= K) continue;  // the padded tail of the last chunk
+        U32x4 xv[B];
+#pragma unroll
+        for (int b = 0; b < B; ++b) xv[b] = load_cached_128(x + size_t(b) * size_t(K) + size_t(k));
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          const Half8 wh = dequant_group(F{}, wq[u][r], g);
+          const float d = scale_of<G>(sc[u][r], g) * F::kScaleMul;  // exact: a power of two
+#pragma unroll
+          for (int b = 0; b < B; ++b) acc[r][b] = fmaf(d, dot8(wh, xv[b]), acc[r][b]);
+        }
+      }
+    }
+    if (more) {
+#pragma unroll
+      for (int u = 0; u < U; ++u)
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          wq[u][r] = nq[u][r];
+          sc[u][r] = ns[u][r];
+        }
+    }
+  }
+
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int b = 0; b < B; ++b) {
+      float v = acc[r][b];
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+      if (lane == 0 && row0 + r < rows) y[size_t(b) * size_t(rows) + size_t(row0 + r)] = v;
+    }
+}
+
+// The row-tiled variant: the same arithmetic with the roles turned around, so that
+// activations are read once per block instead of once per row. A block's 4 warps share a tile
+// of T rows; warp w takes chunks w, w + 4, ... of every row of the tile. Per chunk a lane loads
+// its activations once (G groups x B columns of 16 bytes) and runs them against the T rows'
+// 16-byte code loads, all T issued together and the next chunk's requested before this one is
+// computed. Activation traffic through L1 drops from 2 bytes per weight per row (per R rows in
+// gemv_a16) to 2 / T, which is what held the Q4_0 kernel to ~50% of the copy bandwidth on an
+// H200 (ncu: L1TEX scoreboard stalls, 40-50% SM throughput at 35% DRAM throughput). Partial
+// sums meet in a shuffle butterfly per warp, then across the 4 warps in shared memory in a
+// fixed order (deterministic, the simulator's bits).
+//   Grid: ceil(rows / T) blocks of kGemvThreads; B <= 2.
+template <class F, int B, int T>
+__global__ void __launch_bounds__(kGemvThreads, 4)
+    gemv_a16_rowtile(const uint32_t* __restrict__ codes, const uint16_t* __restrict__ scales, int rows, int K,
+                     int chunks, const uint16_t* __restrict__ x, float* __restrict__ y) {
+  using L = Tiled<F>;
+  constexpr int G = F::kGroups;
+  QE_SHARED(float, partial, kGemvWarps * T * B);  // (warp, row, column)
+  const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) / 32;
+  const int row0 = int(blockIdx.x) * T;
+
+  int row[T];  // rows past the end repeat the last row: loads stay in bounds, nothing is written
+#pragma unroll
+  for (int t = 0; t < T; ++t) row[t] = row0 + t < rows ? row0 + t : rows - 1;
+  float acc[T][B];
+#pragma unroll
+  for (int t = 0; t < T; ++t)
+#pragma unroll
+    for (int b = 0; b < B; ++b) acc[t][b] = 0.0f;
+
+  allow_dependent_launch();
+  U32x4 wq[1][T];
+  Scales<G> sc[1][T];
+  if (warp < chunks) gemv_load_round<F, 1, T>(codes, scales, row, chunks, warp, lane, wq, sc);
+  grid_dependency_wait();  // x is the previous kernel's output
+  for (int c = warp; c < chunks; c += kGemvWarps) {
+    U32x4 nq[1][T] = {};  // zeroed only to keep GCC's maybe-uninitialized quiet
+    Scales<G> ns[1][T] = {};
+    const bool more = c + kGemvWarps < chunks;
+    if (more) gemv_load_round<F, 1, T>(codes, scales, row, chunks, c + kGemvWarps, lane, nq, ns);
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      const int k = c * L::kChunk + g * 256 + lane * 8;
+      if (k >= K) continue;  // the padded tail of the last chunk
+      U32x4 xv[B];
+#pragma unroll
+      for (int b = 0; b < B; ++b) xv[b] = load_cached_128(x + size_t(b) * size_t(K) + size_t(k));
+#pragma unroll
+      for (int t = 0; t < T; ++t) {
+        const Half8 wh = dequant_group(F{}, wq[0][t], g);
+        const float d = scale_of<G>(sc[0][t], g) * F::kScaleMul;
+#pragma unroll
+        for (int b = 0; b < B; ++b) acc[t][b] = fmaf(d, dot8(wh, xv[b]), acc[t][b]);
+      }
+    }
+    if (more) {
+#pragma unroll
+      for (int t = 0; t < T; ++t) {
+        wq[0][t] = nq[0][t];
+        sc[0][t] = ns[0][t];
+      }
+    }
+  }
+
+#pragma unroll
+  for (int t = 0; t < T; ++t)
+#pragma unroll
+    for (int b = 0; b < B; ++b) {
+      float v = acc[t][b];
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+      if (lane == 0) partial[(warp * T + t) * B + b] = v;
+    }
+  __syncthreads();
+  const int i = int(threadIdx.x);
+  if (i < T * B) {
+    const int t = i / B, b = i % B;
+    float v = partial[t * B + b];
+#pragma unroll
+    for (int w = 1; w < kGemvWarps; ++w) v += partial[(w * T + t) * B + b];
+    if (row0 + t < rows) y[size_t(b) * size_t(rows) + size_t(row0 + t)] = v;
+  }
+}
+
+}  // namespace qe::cuda

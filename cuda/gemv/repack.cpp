@@ -1,0 +1,75 @@
+// repack.cpp: GGUF blocks -> the GPU layouts. The layouts are specified in tiled_layout.h; this
+// file only moves codes and scales, it never changes a value.
+#include "gemv/repack.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "gemv/tiled_layout.h"
+
+namespace qe::cuda {
+
+namespace {
+
+// Element i (0..31) of a GGUF block as the tiled layout's code (4 or 8 bits).
+uint32_t code_of(const qe_block_q4_0& b, int i) { return i < 16 ? (b.qs[i] & 0xFu) : (b.qs[i - 16] >> 4); }
+uint32_t code_of(const qe_block_q8_0& b, int i) { return uint32_t(uint8_t(b.qs[i])) ^ 0x80u; }  // q + 128
+
+// One group's word(s): 8 elements starting at element i0 of block b.
+void pack_group(const qe_block_q4_0& b, int i0, uint32_t* words) {
+  uint32_t w = 0;
+  for (int e = 0; e < 8; ++e) w |= code_of(b, i0 + e) << (4 * Q4_0Tiled::kNibblePos[e]);
+  words[0] = w;
+}
+void pack_group(const qe_block_q8_0& b, int i0, uint32_t* words) {
+  for (int half = 0; half < 2; ++half) {
+    uint32_t w = 0;
+    for (int e = 0; e < 4; ++e) w |= code_of(b, i0 + 4 * half + e) << (8 * e);
+    words[half] = w;
+  }
+}
+
+template <class F, class Block>
+TiledHost repack(qe_type t, const Block* src, int rows, int K, uint32_t pad_word) {
+  using L = Tiled<F>;
+  constexpr int G = F::kGroups, kWordsPerGroup = 4 / G;
+  TiledHost h;
+  h.type = t;
+  h.rows = rows;
+  h.K = K;
+  h.chunks = L::chunks(K);
+  const size_t row_words = size_t(h.chunks) * L::kChunkWords, row_scales = size_t(h.chunks) * L::kChunkScales;
+  h.codes.assign(size_t(rows) * row_words, pad_word);  // padding: the code of 0
+  h.scales.assign(size_t(rows) * row_scales, 0);        // and scale 0
+  const int blocks_per_row = K / 32;
+  for (int r = 0; r < rows; ++r) {
+    const Block* row = src + size_t(r) * size_t(blocks_per_row);
+    for (int c = 0; c < h.chunks; ++c)
+      for (int lane = 0; lane < 32; ++lane)
+        for (int g = 0; g < G; ++g) {
+          const int k0 = c * L::kChunk + g * 256 + lane * 8;
+          if (k0 >= K) continue;
+          const Block& blk = row[k0 / 32];
+          pack_group(blk, k0 % 32,
+                     &h.codes[size_t(r) * row_words + size_t(c) * L::kChunkWords + size_t(lane) * 4 + size_t(g * kWordsPerGroup)]);
+          h.scales[size_t(r) * row_scales + size_t(c) * L::kChunkScales + size_t(lane >> 2) * G + size_t(g)] = blk.d;
+        }
+  }
+  return h;
+}
+
+}  // namespace
+
+bool has_tiled_layout(qe_type t) { return t == QE_TYPE_Q4_0 || t == QE_TYPE_Q8_0; }
+
+TiledHost repack_tiled(qe_type t, const void* src, int rows, int K) {
+  if (!has_tiled_layout(t)) throw std::invalid_argument("repack_tiled: no GPU layout for this weight type yet");
+  if (rows <= 0 || K <= 0 || K % 32 != 0) {
+    throw std::invalid_argument("repack_tiled: need rows > 0 and K a positive multiple of 32, got rows=" +
+                                std::to_string(rows) + " K=" + std::to_string(K));
+  }
+  if (t == QE_TYPE_Q4_0) return repack<Q4_0Tiled>(t, static_cast<const qe_block_q4_0*>(src), rows, K, 0x88888888u);
+  return repack<Q8_0Tiled>(t, static_cast<const qe_block_q8_0*>(src), rows, K, 0x80808080u);
+}
+
+}  // namespace qe::cuda

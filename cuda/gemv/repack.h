@@ -1,0 +1,29 @@
+// repack.h: GGUF weight blocks -> the GPU kernels' layouts (host side, run once at load).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "format/qe_format.h"
+
+namespace qe::cuda {
+
+// A matrix in a tiled layout of tiled_layout.h (host copy).
+struct TiledHost {
+  qe_type type = QE_TYPE_Q4_0;
+  int rows = 0;
+  int K = 0;
+  int chunks = 0;
+  std::vector<uint32_t> codes;   // (rows, chunks, 32, 4)
+  std::vector<uint16_t> scales;  // (rows, chunks, 8 * groups)
+};
+
+// True for the types that have a tiled layout (Q4_0, Q8_0).
+bool has_tiled_layout(qe_type t);
+
+// src: (rows, K / 32) GGUF blocks of `t`, row-major. Throws std::invalid_argument for a type
+// without a tiled layout or K not a positive multiple of 32.
+TiledHost repack_tiled(qe_type t, const void* src, int rows, int K);
+
+}  // namespace qe::cuda

@@ -1,0 +1,280 @@
+// gpu_test.cu: the GPU kernel tests. Every inline-PTX helper against its host model on random
+// inputs (bit for bit), and every device kernel against the SIMT simulator (bit for bit: same
+// source, same arithmetic) and the scalar reference (normalized error). Prints one line per
+// check and a summary; exit 0 = all passed, 1 = a failure, 77 = no usable CUDA device (ctest
+// counts it as skipped).
+//   qe_gpu_test [--quick]      --quick: small shapes only (ctest, compute-sanitizer)
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/ptx.cuh"
+#include "gemv/gemv.h"
+#include "gemv/gemv_device.h"
+#include "gemv/repack.h"
+#include "ref/ref.h"
+
+namespace {
+
+using namespace qe::cuda;
+
+int g_failures = 0;
+
+#define CUDA_OK(expr)                                                                              \
+  do {                                                                                            \
+    const cudaError_t e_ = (expr);                                                                \
+    if (e_ != cudaSuccess) {                                                                      \
+      std::fprintf(stderr, "gpu_test: %s failed: %s (%s:%d)\n", #expr, cudaGetErrorString(e_), __FILE__, __LINE__); \
+      std::exit(1);                                                                               \
+    }                                                                                             \
+  } while (0)
+
+void report(bool ok, const std::string& what) {
+  std::printf("%s  %s\n", ok ? "PASS" : "FAIL", what.c_str());
+  std::fflush(stdout);
+  if (!ok) ++g_failures;
+}
+
+template <class T>
+struct DeviceBuffer {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit DeviceBuffer(size_t count) : n(count) { CUDA_OK(cudaMalloc(&p, count * sizeof(T) + 16)); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() { cudaFree(p); }
+  void upload(const std::vector<T>& v) { CUDA_OK(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice)); }
+  std::vector<T> download() const {
+    std::vector<T> v(n);
+    CUDA_OK(cudaMemcpy(v.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
+    return v;
+  }
+};
+
+// ---- inline PTX helpers: device instruction vs host model -----------------------------------
+
+constexpr int kPtxOps = 8;
+
+__global__ void ptx_ops_kernel(const uint32_t* a, const uint32_t* b, const uint32_t* c, uint32_t* out, int n) {
+  const int i = int(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i >= n) return;
+  uint32_t* o = out + size_t(i) * kPtxOps;
+  o[0] = lop3<0xEA>(a[i], b[i], c[i]);
+  o[1] = lop3<0x96>(a[i], b[i], c[i]);
+  o[2] = prmt(a[i], b[i], c[i] & 0xFFFFu);
+  o[3] = uint32_t(dp4a(a[i], b[i], int32_t(c[i])));
+  o[4] = hfma2(a[i], b[i], c[i]);
+  o[5] = hmul2(a[i], b[i]);
+  o[6] = hsub2(a[i], b[i]);
+  o[7] = uint32_t(float_to_half(__uint_as_float(a[i]))) | (uint32_t(float_to_half(half_lo_to_float(b[i]) * 3.0f)) << 16);
+}
+
+uint32_t host_op(int op, uint32_t a, uint32_t b, uint32_t c) {
+  switch (op) {
+    case 0: return lop3<0xEA>(a, b, c);
+    case 1: return lop3<0x96>(a, b, c);
+    case 2: return prmt(a, b, c & 0xFFFFu);
+    case 3: return uint32_t(dp4a(a, b, int32_t(c)));
+    case 4: return hfma2(a, b, c);
+    case 5: return hmul2(a, b);
+    case 6: return hsub2(a, b);
+    default: {
+      float fa;
+      std::memcpy(&fa, &a, 4);
+      return uint32_t(float_to_half(fa)) | (uint32_t(float_to_half(half_lo_to_float(b) * 3.0f)) << 16);
+    }
+  }
+}
+
+bool half_is_nan(uint16_t h) { return (h & 0x7C00u) == 0x7C00u && (h & 0x3FFu) != 0; }
+
+// Equal bits, or NaN in the same lanes (NaN payloads are not specified).
+bool same_result(int op, uint32_t d, uint32_t h) {
+  if (d == h) return true;
+  if (op < 4) return false;
+  for (int lane = 0; lane < 2; ++lane) {
+    const uint16_t x = uint16_t(d >> (16 * lane)), y = uint16_t(h >> (16 * lane));
+    if (x != y && !(half_is_nan(x) && half_is_nan(y))) return false;
+  }
+  return true;
+}
+
+void test_ptx_models(int n) {
+  std::mt19937 rng(7);
+  std::vector<uint32_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(n)), c(static_cast<size_t>(n));
+  // Half of the inputs are raw random bits (every class: subnormals, Inf, NaN); the other half
+  // are halves of magnitude 2^-8..2^8, where sums round most often at ordinary values.
+  auto moderate_half = [&]() -> uint32_t {
+    const uint32_t e = 7 + rng() % 17, m = rng() & 0x3FFu, s = rng() & 1u;
+    return (s << 15) | (e << 10) | m;
+  };
+  for (int i = 0; i < n; ++i) {
+    if (i % 2 == 0) {
+      a[size_t(i)] = rng();
+      b[size_t(i)] = rng();
+      c[size_t(i)] = rng();
+    } else {
+      a[size_t(i)] = moderate_half() | (moderate_half() << 16);
+      b[size_t(i)] = moderate_half() | (moderate_half() << 16);
+      c[size_t(i)] = moderate_half() | (moderate_half() << 16);
+    }
+  }
+  DeviceBuffer<uint32_t> da(a.size()), db(b.size()), dc(c.size()), dout(size_t(n) * kPtxOps);
+  da.upload(a);
+  db.upload(b);
+  dc.upload(c);
+  ptx_ops_kernel<<<(n + 255) / 256, 256>>>(da.p, db.p, dc.p, dout.p, n);
+  CUDA_OK(cudaGetLastError());
+  CUDA_OK(cudaDeviceSynchronize());
+  const std::vector<uint32_t> out = dout.download();
+  const char* names[kPtxOps] = {"lop3 (a&b)|c", "lop3 a^b^c", "prmt", "dp4a.s32", "fma.rn.f16x2", "mul.rn.f16x2", "sub.rn.f16x2", "cvt f16<->f32"};
+  for (int op = 0; op < kPtxOps; ++op) {
+    int bad = 0;
+    size_t first = 0;
+    for (int i = 0; i < n; ++i) {
+      const uint32_t d = out[size_t(i) * kPtxOps + size_t(op)];
+      if (!same_result(op, d, host_op(op, a[size_t(i)], b[size_t(i)], c[size_t(i)]))) {
+        if (bad++ == 0) first = size_t(i);
+      }
+    }
+    char line[256];
+    if (bad == 0) {
+      std::snprintf(line, sizeof line, "ptx model %-14s %d random inputs, device == host model", names[op], n);
+    } else {
+      std::snprintf(line, sizeof line, "ptx model %-14s %d of %d differ; first a=%08x b=%08x c=%08x device=%08x host=%08x",
+                    names[op], bad, n, a[first], b[first], c[first], out[first * kPtxOps + size_t(op)],
+                    host_op(op, a[first], b[first], c[first]));
+    }
+    report(bad == 0, line);
+  }
+}
+
+// ---- GEMV, weight-only quantized x fp16 ----------------------------------------------------
+
+void test_gemv(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const size_t row_bytes = size_t(K / 32) * size_t(qe_type_get(type)->block_bytes);
+  std::vector<uint8_t> w(size_t(rows) * row_bytes);
+  std::vector<float> row(static_cast<size_t>(K));
+  for (int r = 0; r < rows; ++r) {
+    const float mag = 0.01f * float(1 + r % 7);
+    for (float& v : row) v = mag * nd(rng);
+    qe::ref::quantize_row(type, row.data(), w.data() + size_t(r) * row_bytes, K);
+  }
+  std::vector<uint16_t> x(size_t(batch) * size_t(K));
+  for (uint16_t& h : x) h = qe_fp32_to_fp16(2.0f * nd(rng));
+  const TiledHost t = repack_tiled(type, w.data(), rows, K);
+
+  // Reference in double, and sum |w x| per output: the fp16 partial sums round at the size of
+  // the terms, so the error is measured against that (y itself may cancel to near zero).
+  std::vector<double> yref(size_t(batch) * size_t(rows)), ymag(yref.size());
+  for (int r = 0; r < rows; ++r) {
+    qe::ref::dequantize_row(type, w.data() + size_t(r) * row_bytes, row.data(), K);
+    for (int b = 0; b < batch; ++b) {
+      double s = 0, mag = 0;
+      for (int k = 0; k < K; ++k) {
+        const double t = double(row[size_t(k)]) * double(qe_fp16_to_fp32(x[size_t(b) * size_t(K) + size_t(k)]));
+        s += t;
+        mag += std::fabs(t);
+      }
+      yref[size_t(b) * size_t(rows) + size_t(r)] = s;
+      ymag[size_t(b) * size_t(rows) + size_t(r)] = mag;
+    }
+  }
+
+  DeviceBuffer<uint32_t> dcodes(t.codes.size());
+  DeviceBuffer<uint16_t> dsc(t.scales.size()), dx(x.size());
+  DeviceBuffer<float> dy(yref.size());
+  dcodes.upload(t.codes);
+  dsc.upload(t.scales);
+  dx.upload(x);
+  for (const GemvVariant& v : kGemvVariants) {
+    if (!gemv_variant_compiled(v, batch)) continue;
+    CUDA_OK(cudaMemset(dy.p, 0xFF, dy.n * sizeof(float)));  // NaN poison: every output must be written
+    const GemvArgs a{type, dcodes.p, dsc.p, rows, K, t.chunks, dx.p, dy.p, batch};
+    const std::string why = gemv_a16_device(a, v, nullptr);
+    CUDA_OK(cudaDeviceSynchronize());
+    char name[160];
+    std::snprintf(name, sizeof name, "gemv %s a16 rows=%d K=%d batch=%d variant=%s", qe_type_get(type)->name, rows, K,
+                  batch, gemv_variant_name(v).c_str());
+    if (!why.empty()) {
+      report(false, std::string(name) + ": " + why);
+      continue;
+    }
+    const std::vector<float> y = dy.download();
+    double err2 = 0, ref2 = 0;
+    size_t unwritten = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      if (std::isnan(y[i])) ++unwritten;
+      err2 += (double(y[i]) - yref[i]) * (double(y[i]) - yref[i]);
+      ref2 += ymag[i] * ymag[i];
+    }
+    const double rel = std::sqrt(err2 / ref2);  // relative to sum |w x|
+    std::string detail;
+    bool ok = unwritten == 0 && rel < 2e-3;
+    if (unwritten) detail += ", " + std::to_string(unwritten) + " outputs unwritten";
+    if (with_sim) {
+      std::vector<float> ys(y.size(), 0.0f);
+      const GemvArgs s{type, t.codes.data(), t.scales.data(), rows, K, t.chunks, x.data(), ys.data(), batch};
+      gemv_a16_sim(s, v);
+      size_t diff = 0;
+      for (size_t i = 0; i < y.size(); ++i) diff += std::memcmp(&y[i], &ys[i], 4) != 0;
+      ok = ok && diff == 0;
+      detail += diff == 0 ? ", device == simulator bit for bit" : ", " + std::to_string(diff) + " outputs differ from the simulator";
+    }
+    char line[320];
+    std::snprintf(line, sizeof line, "%s: err vs reference %.2e of sum|wx|%s", name, rel, detail.c_str());
+    report(ok, line);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else {
+      std::fprintf(stderr, "usage: qe_gpu_test [--quick]\n");
+      return 2;
+    }
+  }
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {
+    std::printf("SKIP  no usable CUDA device (%s)\n", e != cudaSuccess ? cudaGetErrorString(e) : "none found");
+    return 77;
+  }
+  cudaDeviceProp p{};
+  CUDA_OK(cudaGetDeviceProperties(&p, 0));
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver);
+  cudaRuntimeGetVersion(&runtime);
+  std::printf("device 0: %s, sm_%d%d, %d SMs, %.1f GiB, driver API %d, runtime %d\n", p.name, p.major, p.minor,
+              p.multiProcessorCount, double(p.totalGlobalMem) / double(1u << 30), driver, runtime);
+
+  test_ptx_models(quick ? 1 << 14 : 1 << 22);
+  struct Shape {
+    int rows, K, batch;
+    bool sim;
+  };
+  std::vector<Shape> shapes = {{1, 32, 1, true}, {7, 96, 3, true}, {33, 1024, 1, true}, {9, 1056, 8, true}, {70, 2080, 2, true}};
+  if (!quick) {
+    const Shape big[] = {{4096, 4096, 1, true},  {1024, 4096, 8, true},   {11008, 4096, 1, false},
+                         {4096, 11008, 1, true}, {14336, 4096, 4, false}, {4096, 14336, 1, false},
+                         {32000, 4096, 1, false}};
+    shapes.insert(shapes.end(), std::begin(big), std::end(big));
+  }
+  uint32_t seed = 1;
+  for (qe_type type : {QE_TYPE_Q4_0, QE_TYPE_Q8_0})
+    for (const Shape& s : shapes) test_gemv(type, s.rows, s.K, s.batch, s.sim, seed++);
+
+  std::printf("%s: %d failure(s)\n", g_failures ? "FAILED" : "ALL PASSED", g_failures);
+  return g_failures ? 1 : 0;
+}
