@@ -61,4 +61,40 @@ std::string gemv_a16_check(const GemvArgs& a, const GemvVariant& v);
 // Runs the kernel on the SIMT simulator (host memory). Returns gemv_a16_check's message.
 std::string gemv_a16_sim(const GemvArgs& a, const GemvVariant& v = {});
 
+// ---- W8A8 / W4A8 (gemv_a8.cuh) -------------------------------------------------------------
+
+// Device activations in the act8 layout: q (batch, K) int8; d, c, qsum (batch, K / 16).
+struct Act8 {
+  int8_t* q = nullptr;
+  float* d = nullptr;
+  float* c = nullptr;
+  int16_t* qsum = nullptr;
+};
+
+// x (batch, K) fp32 -> act8, exactly as kernels/cpu/a8_spec.h quantizes (K % 32 == 0).
+struct QuantizeA8Args {
+  const float* x = nullptr;
+  int K = 0;
+  int batch = 1;
+  Act8 out;
+};
+
+// y (batch, rows) fp32 = W (rows, K) a8 tiled (Q4_0 or Q8_0) x act8 activations; batch 1-2.
+struct GemvA8Args {
+  qe_type type = QE_TYPE_Q4_0;
+  const uint32_t* codes = nullptr;
+  const uint16_t* scales = nullptr;
+  int rows = 0;
+  int K = 0;
+  int chunks = 0;
+  Act8 x;
+  float* y = nullptr;
+  int batch = 1;
+};
+
+std::string quantize_a8_check(const QuantizeA8Args& a);
+std::string gemv_a8_check(const GemvA8Args& a);
+std::string quantize_a8_sim(const QuantizeA8Args& a);
+std::string gemv_a8_sim(const GemvA8Args& a);
+
 }  // namespace qe::cuda

@@ -4,25 +4,57 @@
 
 namespace qe::cuda {
 
+namespace {
+
+// Launches `kernel` with `blocks` x `threads`, with programmatic dependent launch if `overlap`.
+template <class... P, class... A>
+cudaError_t launch_ex(void (*kernel)(P...), int blocks, int threads, cudaStream_t stream, bool overlap, A... args) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(unsigned(blocks));
+  cfg.blockDim = dim3(unsigned(threads));
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = overlap ? 1 : 0;
+  const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, args...);
+  return e != cudaSuccess ? e : cudaGetLastError();
+}
+
+std::string launch_error(const char* what, cudaError_t e) {
+  return e == cudaSuccess ? std::string() : std::string(what) + ": launch failed: " + cudaGetErrorString(e);
+}
+
+}  // namespace
+
 std::string gemv_a16_device(const GemvArgs& a, const GemvVariant& v, cudaStream_t stream, bool overlap) {
   std::string why = gemv_a16_check(a, v);
   if (!why.empty()) return why;
-  cudaError_t launched = cudaSuccess;
+  cudaError_t e = cudaSuccess;
   gemv_dispatch(a, v, [&](auto kernel, int blocks) {
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(unsigned(blocks));
-    cfg.blockDim = dim3(kGemvThreads);
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = overlap ? 1 : 0;
-    launched = cudaLaunchKernelEx(&cfg, kernel, a.codes, a.scales, a.rows, a.K, a.chunks, a.x, a.y);
+    e = launch_ex(kernel, blocks, kGemvThreads, stream, overlap, a.codes, a.scales, a.rows, a.K, a.chunks, a.x, a.y);
   });
-  const cudaError_t e = launched != cudaSuccess ? launched : cudaGetLastError();
-  if (e != cudaSuccess) return std::string("gemv: launch failed: ") + cudaGetErrorString(e);
-  return {};
+  return launch_error("gemv", e);
+}
+
+std::string quantize_a8_device(const QuantizeA8Args& a, cudaStream_t stream, bool overlap) {
+  std::string why = quantize_a8_check(a);
+  if (!why.empty()) return why;
+  return launch_error("quantize a8", launch_ex(&quantize_act8<kQuantizeA8Threads>, quantize_a8_blocks(a), kQuantizeA8Threads, stream, overlap,
+                                               a.x, a.K, a.batch, a.out.q, a.out.d, a.out.c, a.out.qsum));
+}
+
+std::string gemv_a8_device(const GemvA8Args& a, cudaStream_t stream, bool overlap) {
+  std::string why = gemv_a8_check(a);
+  if (!why.empty()) return why;
+  cudaError_t e = cudaSuccess;
+  gemv_a8_dispatch(a, [&](auto kernel, int blocks) {
+    e = launch_ex(kernel, blocks, 128, stream, overlap, a.codes, a.scales, a.rows, a.K, a.chunks,
+                  static_cast<const int8_t*>(a.x.q), static_cast<const float*>(a.x.d), static_cast<const float*>(a.x.c),
+                  static_cast<const int16_t*>(a.x.qsum), a.y);
+  });
+  return launch_error("gemv a8", e);
 }
 
 }  // namespace qe::cuda

@@ -15,4 +15,8 @@ namespace qe::cuda {
 // finishes; it still reads x only after that kernel completes.
 std::string gemv_a16_device(const GemvArgs& a, const GemvVariant& v, cudaStream_t stream, bool overlap = true);
 
+// W8A8 / W4A8: the activation quantizer and the GEMV, on `stream` (same contract as above).
+std::string quantize_a8_device(const QuantizeA8Args& a, cudaStream_t stream, bool overlap = true);
+std::string gemv_a8_device(const GemvA8Args& a, cudaStream_t stream, bool overlap = true);
+
 }  // namespace qe::cuda

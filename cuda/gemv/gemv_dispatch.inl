@@ -6,6 +6,7 @@
 
 #include "gemv/gemv.h"
 #include "gemv/gemv_a16.cuh"
+#include "gemv/gemv_a8.cuh"
 
 namespace qe::cuda {
 
@@ -81,6 +82,52 @@ template <class Launch>
 void gemv_dispatch(const GemvArgs& a, const GemvVariant& v, Launch&& launch) {
   if (a.type == QE_TYPE_Q8_0) return gemv_by_batch<Q8_0Tiled>(a, v, launch);
   return gemv_by_batch<Q4_0Tiled>(a, v, launch);
+}
+
+// ---- W8A8 / W4A8 ------------------------------------------------------------------------------
+
+inline std::string quantize_a8_check(const QuantizeA8Args& a) {
+  if (a.K <= 0 || a.K % 32 != 0) return "quantize a8: K must be a positive multiple of 32, got " + std::to_string(a.K);
+  if (a.batch < 1 || a.batch > 8) return "quantize a8: batch must be 1..8, got " + std::to_string(a.batch);
+  if (a.x == nullptr || a.out.q == nullptr || a.out.d == nullptr || a.out.c == nullptr || a.out.qsum == nullptr)
+    return "quantize a8: null pointer";
+  if (reinterpret_cast<uintptr_t>(a.out.q) % 16 != 0) return "quantize a8: q must be 16-byte aligned";
+  return {};
+}
+
+inline std::string gemv_a8_check(const GemvA8Args& a) {
+  const std::string what = std::string("gemv a8 ") + (a.type == QE_TYPE_Q8_0 ? "q8_0" : "q4_0");
+  if (a.type != QE_TYPE_Q4_0 && a.type != QE_TYPE_Q8_0) return "gemv a8: no GPU kernel for this weight type yet";
+  if (a.rows <= 0 || a.K <= 0 || a.K % 32 != 0)
+    return what + ": need rows > 0 and K a positive multiple of 32 (rows=" + std::to_string(a.rows) +
+           ", K=" + std::to_string(a.K) + ")";
+  if (a.chunks != a8_chunks(a.K))
+    return what + ": chunks=" + std::to_string(a.chunks) + " does not match K=" + std::to_string(a.K);
+  if (a.batch < 1 || a.batch > 2) return what + ": batch must be 1..2, got " + std::to_string(a.batch);
+  if (a.codes == nullptr || a.scales == nullptr || a.x.q == nullptr || a.x.d == nullptr || a.x.c == nullptr ||
+      a.x.qsum == nullptr || a.y == nullptr)
+    return what + ": null pointer";
+  if ((reinterpret_cast<uintptr_t>(a.codes) | reinterpret_cast<uintptr_t>(a.x.q)) % 16 != 0)
+    return what + ": weights and activations must be 16-byte aligned";
+  return {};
+}
+
+constexpr int kQuantizeA8Threads = 128;
+
+inline int quantize_a8_blocks(const QuantizeA8Args& a) {
+  return (a.batch * (a.K / 16) + kQuantizeA8Threads - 1) / kQuantizeA8Threads;
+}
+
+// Batch 1: 8 rows a block; batch 2: 4 (register limit).
+template <class Launch>
+void gemv_a8_dispatch(const GemvA8Args& a, Launch&& launch) {
+  const bool q8 = a.type == QE_TYPE_Q8_0;
+  if (a.batch == 1) {
+    if (q8) return launch(&gemv_a8_rowtile<A8Q8_0, 1, 8>, (a.rows + 7) / 8);
+    return launch(&gemv_a8_rowtile<A8Q4_0, 1, 8>, (a.rows + 7) / 8);
+  }
+  if (q8) return launch(&gemv_a8_rowtile<A8Q8_0, 2, 4>, (a.rows + 3) / 4);
+  return launch(&gemv_a8_rowtile<A8Q4_0, 2, 4>, (a.rows + 3) / 4);
 }
 
 }  // namespace qe::cuda

@@ -2,9 +2,11 @@
 // file only moves codes and scales, it never changes a value.
 #include "gemv/repack.h"
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
+#include "gemv/a8_layout.h"
 #include "gemv/tiled_layout.h"
 
 namespace qe::cuda {
@@ -70,6 +72,37 @@ TiledHost repack_tiled(qe_type t, const void* src, int rows, int K) {
   }
   if (t == QE_TYPE_Q4_0) return repack<Q4_0Tiled>(t, static_cast<const qe_block_q4_0*>(src), rows, K, 0x88888888u);
   return repack<Q8_0Tiled>(t, static_cast<const qe_block_q8_0*>(src), rows, K, 0x80808080u);
+}
+
+A8TiledHost repack_a8(qe_type t, const void* src, int rows, int K) {
+  if (!has_tiled_layout(t)) throw std::invalid_argument("repack_a8: no GPU A8 layout for this weight type yet");
+  if (rows <= 0 || K <= 0 || K % 32 != 0) {
+    throw std::invalid_argument("repack_a8: need rows > 0 and K a positive multiple of 32, got rows=" +
+                                std::to_string(rows) + " K=" + std::to_string(K));
+  }
+  A8TiledHost h;
+  h.type = t;
+  h.rows = rows;
+  h.K = K;
+  h.chunks = a8_chunks(K);
+  const int code_bytes = t == QE_TYPE_Q4_0 ? 16 : 32, parts = code_bytes / 16;
+  const size_t chunk_words = size_t(parts) * 128;
+  h.codes.assign(size_t(rows) * size_t(h.chunks) * chunk_words, 0);
+  h.scales.assign(size_t(rows) * size_t(h.chunks) * kA8ChunkBlocks, 0);
+  const qe_type_info* info = qe_type_get(t);
+  const int blocks_per_row = K / 32;
+  for (int r = 0; r < rows; ++r)
+    for (int b = 0; b < blocks_per_row; ++b) {
+      const uint8_t* blk = static_cast<const uint8_t*>(src) + (size_t(r) * size_t(blocks_per_row) + size_t(b)) * size_t(info->block_bytes);
+      const int ch = b / kA8ChunkBlocks, lane = b % kA8ChunkBlocks;
+      const size_t rc = size_t(r) * size_t(h.chunks) + size_t(ch);
+      uint16_t d;
+      std::memcpy(&d, blk, 2);  // both block types start with the fp16 scale
+      h.scales[rc * kA8ChunkBlocks + size_t(lane)] = d;
+      for (int p = 0; p < parts; ++p)
+        std::memcpy(&h.codes[rc * chunk_words + size_t(p) * 128 + size_t(lane) * 4], blk + 2 + 16 * p, 16);
+    }
+  return h;
 }
 
 }  // namespace qe::cuda

@@ -26,4 +26,17 @@ bool has_tiled_layout(qe_type t);
 // without a tiled layout or K not a positive multiple of 32.
 TiledHost repack_tiled(qe_type t, const void* src, int rows, int K);
 
+// A matrix in the a8 tiled layout of gemv_a8.cuh (one GGUF block per lane; host copy).
+struct A8TiledHost {
+  qe_type type = QE_TYPE_Q4_0;
+  int rows = 0;
+  int K = 0;
+  int chunks = 0;
+  std::vector<uint32_t> codes;   // (rows, chunks, words per block / 4 parts, 32 lanes, 4 words)
+  std::vector<uint16_t> scales;  // (rows, chunks, 32 lanes)
+};
+
+// Same contract as repack_tiled, for the W8A8 / W4A8 kernels (Q4_0, Q8_0).
+A8TiledHost repack_a8(qe_type t, const void* src, int rows, int K);
+
 }  // namespace qe::cuda

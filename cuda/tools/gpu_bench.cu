@@ -17,6 +17,7 @@
 
 #include "gemv/gemv.h"
 #include "gemv/gemv_device.h"
+#include "gemv/a8_layout.h"
 #include "gemv/tiled_layout.h"
 
 namespace {
@@ -77,6 +78,30 @@ Matrix make_matrix(qe_type type, int rows, int K, uint32_t seed) {
   CUDA_OK(cudaMalloc(&m.qs, words * 4));
   CUDA_OK(cudaMalloc(&m.scales, scales * 2));
   fill_words<<<1024, 256>>>(m.qs, words, seed);
+  fill_scales<<<1024, 256>>>(m.scales, scales, seed * 7u + 1u);
+  CUDA_OK(cudaGetLastError());
+  return m;
+}
+
+// A matrix in the a8 tiled layout (W4A8 / W8A8), random codes and sane fp16 scales.
+struct A8Matrix {
+  qe_type type = QE_TYPE_Q4_0;
+  int rows = 0, K = 0, chunks = 0;
+  uint32_t* codes = nullptr;
+  uint16_t* scales = nullptr;
+};
+
+A8Matrix make_a8_matrix(qe_type type, int rows, int K, uint32_t seed) {
+  A8Matrix m;
+  m.type = type;
+  m.rows = rows;
+  m.K = K;
+  m.chunks = a8_chunks(K);
+  const size_t words = size_t(rows) * size_t(m.chunks) * (type == QE_TYPE_Q8_0 ? 256 : 128);
+  const size_t scales = size_t(rows) * size_t(m.chunks) * kA8ChunkBlocks;
+  CUDA_OK(cudaMalloc(&m.codes, words * 4));
+  CUDA_OK(cudaMalloc(&m.scales, scales * 2));
+  fill_words<<<1024, 256>>>(m.codes, words, seed);
   fill_scales<<<1024, 256>>>(m.scales, scales, seed * 7u + 1u);
   CUDA_OK(cudaGetLastError());
   return m;
@@ -165,6 +190,26 @@ int main(int argc, char** argv) {
   CUDA_OK(cudaMalloc(&x, size_t(8) * 14336 * 2));
   CUDA_OK(cudaMalloc(&y, size_t(8) * 128256 * 4));
   fill_scales<<<64, 256>>>(x, size_t(8) * 14336, 99u);  // activations: any finite halves do
+  // A8 activations: fp32 input for the quantizer and its act8 output (batch up to 2).
+  float* xf = nullptr;
+  Act8 act;
+  CUDA_OK(cudaMalloc(&xf, size_t(2) * 14336 * 4));
+  CUDA_OK(cudaMalloc(&act.q, size_t(2) * 14336));
+  CUDA_OK(cudaMalloc(&act.d, size_t(2) * 14336 / 16 * 4));
+  CUDA_OK(cudaMalloc(&act.c, size_t(2) * 14336 / 16 * 4));
+  CUDA_OK(cudaMalloc(&act.qsum, size_t(2) * 14336 / 16 * 2));
+  CUDA_OK(cudaMemset(xf, 0, size_t(2) * 14336 * 4));
+  fill_scales<<<64, 256>>>(reinterpret_cast<uint16_t*>(xf), size_t(2) * 14336 * 2, 5u);  // finite floats
+  {
+    QuantizeA8Args qa;
+    qa.x = xf;
+    qa.K = 14336;
+    qa.batch = 2;
+    qa.out = act;
+    const std::string why = quantize_a8_device(qa, nullptr, false);
+    if (!why.empty()) return std::fprintf(stderr, "gpu_bench: %s\n", why.c_str()), 1;
+    CUDA_OK(cudaDeviceSynchronize());
+  }
   cudaStream_t stream;
   CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   cudaEvent_t t0, t1;
@@ -327,6 +372,69 @@ int main(int argc, char** argv) {
       }
     cudaFree(head.qs);
     cudaFree(head.scales);
+
+    // 5. W4A8 / W8A8: the same step with int8 activations (gemv_a8.cuh, row-tiled), the
+    // activations quantized once ("a8") or before each of the 4 launches of a layer and the head
+    // ("a8+q", what an engine without a fused norm/swiglu + quantize would pay).
+    if (!quick) {
+      std::vector<A8Matrix> a8;
+      for (int l = 0; l < m.layers; ++l) {
+        a8.push_back(make_a8_matrix(m.type, m.dim + 2 * m.kv_dim, m.dim, 1000u + 4u * uint32_t(l)));
+        a8.push_back(make_a8_matrix(m.type, m.dim, m.dim, 1001u + 4u * uint32_t(l)));
+        a8.push_back(make_a8_matrix(m.type, 2 * m.ffn, m.dim, 1002u + 4u * uint32_t(l)));
+        a8.push_back(make_a8_matrix(m.type, m.dim, m.ffn, 1003u + 4u * uint32_t(l)));
+      }
+      a8.push_back(make_a8_matrix(m.type, m.vocab, m.dim, 999u));
+      CUDA_OK(cudaDeviceSynchronize());
+      for (int batch : {1, 2})
+        for (bool with_quant : {false, true}) {
+          cudaGraph_t graph;
+          CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+          for (const A8Matrix& mat : a8) {
+            if (with_quant) {
+              QuantizeA8Args qa;
+              qa.x = xf;
+              qa.K = mat.K;
+              qa.batch = batch;
+              qa.out = act;
+              const std::string why = quantize_a8_device(qa, stream, true);
+              if (!why.empty()) return std::fprintf(stderr, "gpu_bench: %s\n", why.c_str()), 1;
+            }
+            GemvA8Args g;
+            g.type = mat.type;
+            g.codes = mat.codes;
+            g.scales = mat.scales;
+            g.rows = mat.rows;
+            g.K = mat.K;
+            g.chunks = mat.chunks;
+            g.x = act;
+            g.y = y;
+            g.batch = batch;
+            const std::string why = gemv_a8_device(g, stream, true);
+            if (!why.empty()) return std::fprintf(stderr, "gpu_bench: %s\n", why.c_str()), 1;
+          }
+          CUDA_OK(cudaStreamEndCapture(stream, &graph));
+          cudaGraphExec_t exec;
+          CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+          std::vector<float> ms;
+          for (int i = 0; i < reps + 3; ++i) {
+            CUDA_OK(cudaEventRecord(t0, stream));
+            CUDA_OK(cudaGraphLaunch(exec, stream));
+            CUDA_OK(cudaEventRecord(t1, stream));
+            CUDA_OK(cudaEventSynchronize(t1));
+            float t = 0;
+            CUDA_OK(cudaEventElapsedTime(&t, t0, t1));
+            if (i >= 3) ms.push_back(t);
+          }
+          CUDA_OK(cudaGraphExecDestroy(exec));
+          CUDA_OK(cudaGraphDestroy(graph));
+          record(m, with_quant ? "a8+q" : "a8", GemvVariant{0, 0, batch == 1 ? 8 : 4}, batch, double(median(ms)) * 1e-3, bytes);
+        }
+      for (A8Matrix& mat : a8) {
+        cudaFree(mat.codes);
+        cudaFree(mat.scales);
+      }
+    }
   }
   json += "]}\n";
   if (json_path != nullptr) {

@@ -6,6 +6,7 @@
 //   qe_gpu_test [--quick]      --quick: small shapes only (ctest, compute-sanitizer)
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include "gemv/gemv.h"
 #include "gemv/gemv_device.h"
 #include "gemv/repack.h"
+#include "cpu/a8_spec.h"
 #include "ref/ref.h"
 
 namespace {
@@ -233,6 +235,137 @@ void test_gemv(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t
   }
 }
 
+// ---- W8A8 / W4A8: the activation quantizer and the GEMV -----------------------------------------
+
+// Activations with constant halves, signed zeros, one-sided outliers and a loud channel.
+std::vector<float> awkward_activations(int batch, int K, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(size_t(batch) * size_t(K));
+  for (size_t i = 0; i < x.size(); ++i) {
+    switch ((i / 16) % 7) {
+      case 0: x[i] = 0.75f; break;
+      case 1: x[i] = (i % 2) ? 0.0f : -0.0f; break;
+      case 2: x[i] = i % 16 == 3 ? 40.0f : nd(rng); break;
+      case 3: x[i] = 1000.0f * nd(rng); break;
+      default: x[i] = nd(rng);
+    }
+  }
+  return x;
+}
+
+void test_a8(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const size_t row_bytes = size_t(K / 32) * size_t(qe_type_get(type)->block_bytes);
+  std::vector<uint8_t> w(size_t(rows) * row_bytes);
+  std::vector<float> row(static_cast<size_t>(K));
+  for (int r = 0; r < rows; ++r) {
+    for (float& v : row) v = 0.02f * float(1 + r % 5) * nd(rng);
+    qe::ref::quantize_row(type, row.data(), w.data() + size_t(r) * row_bytes, K);
+  }
+  const std::vector<float> x = awkward_activations(batch, K, seed * 3u + 1u);
+  const size_t halves = size_t(batch) * size_t(K / 16);
+
+  // The quantizer on the device against the specification, field by field.
+  DeviceBuffer<float> dx(x.size());
+  DeviceBuffer<int8_t> dq(x.size());
+  DeviceBuffer<float> dd(halves), dc(halves);
+  DeviceBuffer<int16_t> ds(halves);
+  dx.upload(x);
+  const Act8 act{dq.p, dd.p, dc.p, ds.p};
+  QuantizeA8Args qa;
+  qa.x = dx.p;
+  qa.K = K;
+  qa.batch = batch;
+  qa.out = act;
+  std::string why = quantize_a8_device(qa, nullptr);
+  CUDA_OK(cudaDeviceSynchronize());
+  const std::vector<int8_t> hq = dq.download();
+  const std::vector<float> hd = dd.download(), hc = dc.download();
+  const std::vector<int16_t> hs = ds.download();
+  std::vector<qe::cpu::ActBlock32> spec(size_t(batch) * size_t(K / 32));
+  size_t qbad = 0;
+  for (int b = 0; b < batch; ++b) {
+    qe::cpu::spec::quantize_act32(x.data() + size_t(b) * size_t(K), &spec[size_t(b) * size_t(K / 32)], K);
+    for (int blk = 0; blk < K / 32; ++blk) {
+      const qe::cpu::ActBlock32& sb = spec[size_t(b) * size_t(K / 32) + size_t(blk)];
+      for (int h = 0; h < 2; ++h) {
+        const size_t hh = size_t(b) * size_t(K / 16) + size_t(blk) * 2 + size_t(h);
+        qbad += std::memcmp(&hd[hh], &sb.d[h], 4) != 0 || std::memcmp(&hc[hh], &sb.c[h], 4) != 0 || hs[hh] != sb.qsum[h];
+        for (int i = 0; i < 16; ++i) qbad += hq[size_t(b) * size_t(K) + size_t(blk) * 32 + size_t(h) * 16 + size_t(i)] != sb.qs[h * 16 + i];
+      }
+    }
+  }
+  char line[320];
+  std::snprintf(line, sizeof line, "quantize a8 K=%d batch=%d: %s", K, batch,
+                !why.empty() ? why.c_str() : qbad == 0 ? "q, d, c, qsum equal the A8 specification bit for bit"
+                                                       : (std::to_string(qbad) + " values differ from the specification").c_str());
+  report(why.empty() && qbad == 0, line);
+
+  // The GEMV on the device against the simulator (bit for bit) and the specification.
+  const A8TiledHost t = repack_a8(type, w.data(), rows, K);
+  DeviceBuffer<uint32_t> dcodes(t.codes.size());
+  DeviceBuffer<uint16_t> dsc(t.scales.size());
+  DeviceBuffer<float> dy(size_t(batch) * size_t(rows));
+  dcodes.upload(t.codes);
+  dsc.upload(t.scales);
+  CUDA_OK(cudaMemset(dy.p, 0xFF, dy.n * sizeof(float)));
+  GemvA8Args g;
+  g.type = type;
+  g.codes = dcodes.p;
+  g.scales = dsc.p;
+  g.rows = rows;
+  g.K = K;
+  g.chunks = t.chunks;
+  g.x = act;
+  g.y = dy.p;
+  g.batch = batch;
+  why = gemv_a8_device(g, nullptr);
+  CUDA_OK(cudaDeviceSynchronize());
+  const std::vector<float> y = dy.download();
+  double err2 = 0, mag2 = 0;
+  size_t unwritten = 0;
+  for (int b = 0; b < batch; ++b)
+    for (int r = 0; r < rows; ++r) {
+      const float* xb = x.data() + size_t(b) * size_t(K);
+      qe::ref::dequantize_row(type, w.data() + size_t(r) * row_bytes, row.data(), K);
+      double mag = 0;
+      for (int k = 0; k < K; ++k) mag += std::fabs(double(row[size_t(k)]) * double(xb[k]));
+      const double want = qe::cpu::spec::dot_a8(type, w.data() + size_t(r) * row_bytes, &spec[size_t(b) * size_t(K / 32)], K);
+      const float got = y[size_t(b) * size_t(rows) + size_t(r)];
+      if (std::isnan(got)) ++unwritten;
+      err2 += (double(got) - want) * (double(got) - want);
+      mag2 += mag * mag;
+    }
+  const double rel = std::sqrt(err2 / mag2);
+  bool ok = why.empty() && unwritten == 0 && rel < 1e-6;
+  std::string detail = why.empty() ? "" : ": " + why;
+  if (unwritten) detail += ", " + std::to_string(unwritten) + " outputs unwritten";
+  if (with_sim && why.empty()) {
+    std::vector<int8_t> sq(x.size());
+    std::vector<float> sd(halves), sc(halves), ys(y.size());
+    std::vector<int16_t> ss(halves);
+    QuantizeA8Args sqa = qa;
+    sqa.x = x.data();
+    sqa.out = {sq.data(), sd.data(), sc.data(), ss.data()};
+    quantize_a8_sim(sqa);
+    GemvA8Args sg = g;
+    sg.codes = t.codes.data();
+    sg.scales = t.scales.data();
+    sg.x = sqa.out;
+    sg.y = ys.data();
+    gemv_a8_sim(sg);
+    size_t diff = 0;
+    for (size_t i = 0; i < y.size(); ++i) diff += std::memcmp(&y[i], &ys[i], 4) != 0;
+    ok = ok && diff == 0;
+    detail += diff == 0 ? ", device == simulator bit for bit" : ", " + std::to_string(diff) + " outputs differ from the simulator";
+  }
+  std::snprintf(line, sizeof line, "gemv %s a8 rows=%d K=%d batch=%d: err vs specification %.2e of sum|wx|%s",
+                qe_type_get(type)->name, rows, K, batch, rel, detail.c_str());
+  report(ok, line);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -274,6 +407,13 @@ int main(int argc, char** argv) {
   uint32_t seed = 1;
   for (qe_type type : {QE_TYPE_Q4_0, QE_TYPE_Q8_0})
     for (const Shape& s : shapes) test_gemv(type, s.rows, s.K, s.batch, s.sim, seed++);
+  std::vector<Shape> a8_shapes = {{300, 32, 1, true}, {9, 1056, 2, true}, {70, 2080, 2, true}, {5, 4128, 1, true}};
+  if (!quick) {
+    const Shape big[] = {{4096, 4096, 1, true}, {4096, 14336, 2, false}, {32000, 4096, 1, false}};
+    a8_shapes.insert(a8_shapes.end(), std::begin(big), std::end(big));
+  }
+  for (qe_type type : {QE_TYPE_Q4_0, QE_TYPE_Q8_0})
+    for (const Shape& s : a8_shapes) test_a8(type, s.rows, s.K, std::min(s.batch, 2), s.sim, seed++);
 
   std::printf("%s: %d failure(s)\n", g_failures ? "FAILED" : "ALL PASSED", g_failures);
   return g_failures ? 1 : 0;
