@@ -35,4 +35,14 @@ if ! python3 -c "import numpy, gguf" >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check numpy gguf 2>/dev/null \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages numpy gguf
 fi
+# With CUDA, the static SASS rules (cuda/tools/sass_rules.py) read the sm_90 code with
+# cuobjdump + nvdisasm, which this CUDA 13.0 install lacks; NVIDIA's PyPI wheels carry them.
+if command -v nvcc >/dev/null 2>&1 || [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  if ! python3 "$(dirname "$0")/../cuda/tools/sass_rules.py" --check-tools >/dev/null 2>&1; then
+    tools=(nvidia-cuda-cuobjdump==13.5.37 nvidia-cuda-nvdisasm==13.5.37)
+    note "pip install ${tools[*]}"
+    python3 -m pip install --quiet --disable-pip-version-check "${tools[@]}" 2>/dev/null \
+      || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${tools[@]}"
+  fi
+fi
 note "dependencies present"
