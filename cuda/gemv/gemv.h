@@ -12,7 +12,7 @@ namespace qe::cuda {
 
 // y (batch, rows) fp32 = W (rows, K) in a tiled layout  x  x (batch, K) fp16 bits.
 struct GemvArgs {
-  qe_type type = QE_TYPE_Q4_0;  // Q4_0 or Q8_0
+  qe_type type = QE_TYPE_Q4_0;  // Q4_0, Q8_0 or Q4_K
   const uint32_t* codes = nullptr;
   const uint16_t* scales = nullptr;
   int rows = 0;
@@ -43,8 +43,14 @@ inline constexpr GemvVariant kGemvVariants[] = {{1, 4, 0}, {2, 2, 0}, {2, 4, 0},
                                                 {1, 8, 0}, {1, 2, 0}, {0, 0, 4}, {0, 0, 8}};
 inline constexpr int kGemvWideBatch = 2;  // the largest batch with every variant
 
-constexpr bool gemv_variant_compiled(const GemvVariant& v, int batch) {
+// Q4_K's scales take 6 registers a row: its largest variants would spill, so they are not built.
+constexpr bool gemv_variant_too_big(const GemvVariant& v, qe_type type) {
+  return type == QE_TYPE_Q4_K && (v.row_tile == 8 || (v.row_tile == 0 && v.rows_per_warp * v.chunks_per_round >= 8));
+}
+
+constexpr bool gemv_variant_compiled(const GemvVariant& v, int batch, qe_type type = QE_TYPE_Q4_0) {
   if (v.row_tile == 8 && batch > 1) return false;  // 8 rows x 2 columns spill
+  if (gemv_variant_too_big(v, type)) return false;
   for (int i = 0; i < int(sizeof(kGemvVariants) / sizeof(kGemvVariants[0])); ++i) {
     if (batch > kGemvWideBatch && i >= 2) return false;
     const GemvVariant& c = kGemvVariants[i];

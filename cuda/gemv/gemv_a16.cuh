@@ -1,5 +1,6 @@
-// gemv_a16.cuh: decode GEMV, weight-only quantized (Q4_0, Q8_0; the tiled layouts of
-// tiled_layout.h) times fp16 activations, fp32 output, batch 1-8.
+// gemv_a16.cuh: decode GEMV, weight-only quantized (Q4_0, Q8_0, Q4_K; the tiled layouts of
+// tiled_layout.h) times fp16 activations, fp32 output, batch 1-8. Q4_K's sub-block min enters
+// as min * sum(x) per 8-element group (the sum shared by the rows of a block or warp).
 //
 // What bounds it: weight bytes. At batch 1 a Q4_0 row of K elements is 0.5625 K bytes read once
 // from device memory; an H200 streams about 4.3 TB/s, i.e. ~37 weight elements per SM clock,
@@ -77,33 +78,91 @@ QE_DEV float dot8(const Half8& w, const U32x4& x) {
   return half_lo_to_float(p) + half_hi_to_float(p);
 }
 
-// A lane's kGroups fp16 scales for one row and chunk (one 8- or 4-byte load).
-template <int G>
-struct Scales {
-  uint32_t s[G / 2];
+// Per format: the lane's scales for one row and chunk (Scales, one or two loads) and, per group,
+// the factor of the fp16 partial dot and (formats with a min) the factor of the group's
+// activation sum: acc += mul * dot8 + min * sum(x).
+struct GroupScale {
+  float mul, min;
 };
 
-template <int G>
-QE_DEV Scales<G> load_scales(const uint16_t* p) {
-  Scales<G> r;
-  if constexpr (G == 4) {
-    load_cached_64(p, r.s[0], r.s[1]);
-  } else {
-    r.s[0] = load_cached_32(p);
-  }
+struct ScalesQ4_0 {
+  uint32_t s[2];  // fp16 scales of groups (0, 1) and (2, 3)
+};
+QE_DEV ScalesQ4_0 load_scales(Q4_0Tiled, const uint16_t* chunk, int lane) {
+  ScalesQ4_0 r;
+  load_cached_64(chunk + (lane >> 2) * 4, r.s[0], r.s[1]);
+  return r;
+}
+QE_DEV GroupScale group_scale(Q4_0Tiled, const ScalesQ4_0& s, int g) {
+  const float d = (g & 1) ? half_hi_to_float(s.s[g >> 1]) : half_lo_to_float(s.s[g >> 1]);
+  return {d * Q4_0Tiled::kScaleMul, 0.0f};  // exact: a power of two
+}
+
+struct ScalesQ8_0 {
+  uint32_t s;  // fp16 scales of groups (0, 1)
+};
+QE_DEV ScalesQ8_0 load_scales(Q8_0Tiled, const uint16_t* chunk, int lane) { return {load_cached_32(chunk + (lane >> 2) * 2)}; }
+QE_DEV GroupScale group_scale(Q8_0Tiled, const ScalesQ8_0& s, int g) {
+  const float d = g ? half_hi_to_float(s.s) : half_lo_to_float(s.s);
+  return {d * Q8_0Tiled::kScaleMul, 0.0f};
+}
+
+struct ScalesQ4_K {
+  uint32_t scm[2];  // (sc, m) bytes of groups 0-1 and 2-3
+  U32x4 dd;         // (d, dmin) fp16 of groups 0..3
+};
+QE_DEV ScalesQ4_K load_scales(Q4_KTiled, const uint16_t* chunk, int lane) {
+  ScalesQ4_K r;
+  load_cached_64(chunk + (lane >> 2) * 4, r.scm[0], r.scm[1]);
+  r.dd = load_cached_128(chunk + 32);
+  return r;
+}
+QE_DEV GroupScale group_scale(Q4_KTiled, const ScalesQ4_K& s, int g) {
+  const uint32_t pair = s.scm[g >> 1] >> (16 * (g & 1));
+  const uint32_t dd = word_of(s.dd, g);
+  const float sc = float(pair & 0xFFu), m = float((pair >> 8) & 0xFFu);
+  // d sc: 11 x 6 significant bits, exact in fp32; so is dmin m; times 8 too.
+  return {half_lo_to_float(dd) * sc * Q4_KTiled::kScaleMul, -(half_hi_to_float(dd) * m)};
+}
+
+// Q4_K group g: nibble pairs -> q / 8 in fp16, exact (no offset: the min is applied apart).
+QE_DEV Half8 dequant_group(Q4_KTiled, const U32x4& v, int g) {
+  constexpr uint32_t kMagic = 0x64006400u;      // 1024
+  constexpr uint32_t kEighth = 0x30003000u;     // 1/8:   (1024 + q) / 8 - 128 = q / 8
+  constexpr uint32_t kLowBias = 0xD800D800u;    // -128
+  constexpr uint32_t kHundredth = 0x20002000u;  // 1/128: (1024 + 16 q) / 128 - 8 = q / 8
+  constexpr uint32_t kHighBias = 0xC800C800u;   // -8
+  const uint32_t q = word_of(v, g), q8 = q >> 8;
+  Half8 r;
+  r.h01 = hfma2(lop3<kLop3AndOr>(q, 0x000F000Fu, kMagic), kEighth, kLowBias);
+  r.h23 = hfma2(lop3<kLop3AndOr>(q, 0x00F000F0u, kMagic), kHundredth, kHighBias);
+  r.h45 = hfma2(lop3<kLop3AndOr>(q8, 0x000F000Fu, kMagic), kEighth, kLowBias);
+  r.h67 = hfma2(lop3<kLop3AndOr>(q8, 0x00F000F0u, kMagic), kHundredth, kHighBias);
   return r;
 }
 
-template <int G>
-QE_DEV float scale_of(const Scales<G>& s, int g) {
-  return (g & 1) ? half_hi_to_float(s.s[g >> 1]) : half_lo_to_float(s.s[g >> 1]);
+// sum of a group's 8 activations in fp32 (exact conversions, a fixed order).
+QE_DEV float sum8(const U32x4& x) {
+  float s = half_lo_to_float(x.x) + half_hi_to_float(x.x);
+  s += half_lo_to_float(x.y) + half_hi_to_float(x.y);
+  s += half_lo_to_float(x.z) + half_hi_to_float(x.z);
+  s += half_lo_to_float(x.w) + half_hi_to_float(x.w);
+  return s;
 }
+
+template <class F>
+constexpr bool kHasMin = false;
+template <>
+inline constexpr bool kHasMin<Q4_KTiled> = true;
+
+template <class F>
+using ScalesOf = decltype(load_scales(F{}, nullptr, 0));
 
 // One round of weight loads: chunks c0 .. c0 + U - 1 of the R rows (chunks past the end repeat
 // the last one, which the compute loop skips), 16 bytes of codes and the lane's scales each.
 template <class F, int U, int R>
 QE_DEV void gemv_load_round(const uint32_t* codes, const uint16_t* scales, const int (&row)[R], int chunks, int c0,
-                            int lane, U32x4 (&wq)[U][R], Scales<F::kGroups> (&sc)[U][R]) {
+                            int lane, U32x4 (&wq)[U][R], ScalesOf<F> (&sc)[U][R]) {
   using L = Tiled<F>;
 #pragma unroll
   for (int u = 0; u < U; ++u) {
@@ -112,7 +171,7 @@ QE_DEV void gemv_load_round(const uint32_t* codes, const uint16_t* scales, const
     for (int r = 0; r < R; ++r) {
       const size_t rc = size_t(row[r]) * size_t(chunks) + size_t(c);
       wq[u][r] = load_stream_128(codes + rc * L::kChunkWords + lane * 4);
-      sc[u][r] = load_scales<F::kGroups>(scales + rc * L::kChunkScales + size_t(lane >> 2) * F::kGroups);
+      sc[u][r] = load_scales(F{}, scales + rc * L::kChunkScales, lane);
     }
   }
 }
@@ -150,14 +209,14 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
   // Software pipeline: round n + 1's weights are requested before round n is computed, so a
   // warp always has a round in flight (without it each round paid the full memory latency).
   U32x4 wq[U][R];
-  Scales<G> sc[U][R];
+  ScalesOf<F> sc[U][R];
   gemv_load_round<F, U, R>(codes, scales, row, chunks, 0, lane, wq, sc);
   // Weights are constant; x is the previous kernel's output. Under programmatic dependent
   // launch the first round of weight loads is in flight before we wait for that kernel.
   grid_dependency_wait();
   for (int c0 = 0; c0 < chunks; c0 += U) {
     U32x4 nq[U][R] = {};  // zeroed only to keep GCC's maybe-uninitialized quiet: read only when `more`
-    Scales<G> ns[U][R] = {};
+    ScalesOf<F> ns[U][R] = {};
     const bool more = c0 + U < chunks;
     if (more) gemv_load_round<F, U, R>(codes, scales, row, chunks, c0 + U, lane, nq, ns);
 #pragma unroll
@@ -168,14 +227,21 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
         const int k = (c0 + u) * L::kChunk + g * 256 + lane * 8;
         if (k >= K) continue;  // the padded tail of the last chunk
         U32x4 xv[B];
+        float xs[B];
 #pragma unroll
-        for (int b = 0; b < B; ++b) xv[b] = load_cached_128(x + size_t(b) * size_t(K) + size_t(k));
+        for (int b = 0; b < B; ++b) {
+          xv[b] = load_cached_128(x + size_t(b) * size_t(K) + size_t(k));
+          xs[b] = kHasMin<F> ? sum8(xv[b]) : 0.0f;
+        }
 #pragma unroll
         for (int r = 0; r < R; ++r) {
           const Half8 wh = dequant_group(F{}, wq[u][r], g);
-          const float d = scale_of<G>(sc[u][r], g) * F::kScaleMul;  // exact: a power of two
+          const GroupScale gs = group_scale(F{}, sc[u][r], g);
 #pragma unroll
-          for (int b = 0; b < B; ++b) acc[r][b] = fmaf(d, dot8(wh, xv[b]), acc[r][b]);
+          for (int b = 0; b < B; ++b) {
+            acc[r][b] = fmaf(gs.mul, dot8(wh, xv[b]), acc[r][b]);
+            if constexpr (kHasMin<F>) acc[r][b] = fmaf(gs.min, xs[b], acc[r][b]);
+          }
         }
       }
     }
@@ -233,12 +299,12 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
 
   allow_dependent_launch();
   U32x4 wq[1][T];
-  Scales<G> sc[1][T];
+  ScalesOf<F> sc[1][T];
   if (warp < chunks) gemv_load_round<F, 1, T>(codes, scales, row, chunks, warp, lane, wq, sc);
   grid_dependency_wait();  // x is the previous kernel's output
   for (int c = warp; c < chunks; c += kGemvWarps) {
     U32x4 nq[1][T] = {};  // zeroed only to keep GCC's maybe-uninitialized quiet
-    Scales<G> ns[1][T] = {};
+    ScalesOf<F> ns[1][T] = {};
     const bool more = c + kGemvWarps < chunks;
     if (more) gemv_load_round<F, 1, T>(codes, scales, row, chunks, c + kGemvWarps, lane, nq, ns);
 #pragma unroll
@@ -246,14 +312,21 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
       const int k = c * L::kChunk + g * 256 + lane * 8;
       if (k >= K) continue;  // the padded tail of the last chunk
       U32x4 xv[B];
+      float xs[B];
 #pragma unroll
-      for (int b = 0; b < B; ++b) xv[b] = load_cached_128(x + size_t(b) * size_t(K) + size_t(k));
+      for (int b = 0; b < B; ++b) {
+        xv[b] = load_cached_128(x + size_t(b) * size_t(K) + size_t(k));
+        xs[b] = kHasMin<F> ? sum8(xv[b]) : 0.0f;
+      }
 #pragma unroll
       for (int t = 0; t < T; ++t) {
         const Half8 wh = dequant_group(F{}, wq[0][t], g);
-        const float d = scale_of<G>(sc[0][t], g) * F::kScaleMul;
+        const GroupScale gs = group_scale(F{}, sc[0][t], g);
 #pragma unroll
-        for (int b = 0; b < B; ++b) acc[t][b] = fmaf(d, dot8(wh, xv[b]), acc[t][b]);
+        for (int b = 0; b < B; ++b) {
+          acc[t][b] = fmaf(gs.mul, dot8(wh, xv[b]), acc[t][b]);
+          if constexpr (kHasMin<F>) acc[t][b] = fmaf(gs.min, xs[b], acc[t][b]);
+        }
       }
     }
     if (more) {

@@ -80,7 +80,7 @@ struct WeightRows {
   qe_type type;
   int rows, K;
   std::vector<uint8_t> w;
-  size_t row_bytes() const { return size_t(K / 32) * size_t(qe_type_get(type)->block_bytes); }
+  size_t row_bytes() const { return qe_row_bytes(type, K); }
   const uint8_t* row(int r) const { return w.data() + size_t(r) * row_bytes(); }
 };
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 
 #include "gemv/gemv.h"
 #include "gemv/gemv_a16.cuh"
@@ -11,23 +12,27 @@
 namespace qe::cuda {
 
 inline int gemv_chunks(qe_type t, int K) {
-  return t == QE_TYPE_Q8_0 ? Tiled<Q8_0Tiled>::chunks(K) : Tiled<Q4_0Tiled>::chunks(K);
+  return t == QE_TYPE_Q8_0 ? Tiled<Q8_0Tiled>::chunks(K)
+         : t == QE_TYPE_Q4_K ? Tiled<Q4_KTiled>::chunks(K)
+                             : Tiled<Q4_0Tiled>::chunks(K);
 }
 
 inline std::string gemv_a16_check(const GemvArgs& a, const GemvVariant& v) {
-  const std::string what = std::string("gemv ") + (a.type == QE_TYPE_Q8_0 ? "q8_0" : "q4_0");
-  if (a.type != QE_TYPE_Q4_0 && a.type != QE_TYPE_Q8_0) return "gemv: no GPU kernel for this weight type yet";
-  if (a.rows <= 0 || a.K <= 0 || a.K % 32 != 0)
-    return what + ": need rows > 0 and K a positive multiple of 32 (rows=" + std::to_string(a.rows) +
-           ", K=" + std::to_string(a.K) + ")";
+  if (a.type != QE_TYPE_Q4_0 && a.type != QE_TYPE_Q8_0 && a.type != QE_TYPE_Q4_K)
+    return "gemv: no GPU kernel for this weight type yet";
+  const std::string what = std::string("gemv ") + qe_type_get(a.type)->name;
+  const int block = qe_type_get(a.type)->block_elems;
+  if (a.rows <= 0 || a.K <= 0 || a.K % block != 0)
+    return what + ": need rows > 0 and K a positive multiple of " + std::to_string(block) + " (rows=" +
+           std::to_string(a.rows) + ", K=" + std::to_string(a.K) + ")";
   if (a.chunks != gemv_chunks(a.type, a.K))
     return what + ": chunks=" + std::to_string(a.chunks) + " does not match K=" + std::to_string(a.K);
   if (a.batch < 1 || a.batch > 8) return what + ": batch must be 1..8, got " + std::to_string(a.batch);
   if (a.codes == nullptr || a.scales == nullptr || a.x == nullptr || a.y == nullptr) return what + ": null pointer";
   if ((reinterpret_cast<uintptr_t>(a.codes) | reinterpret_cast<uintptr_t>(a.x)) % 16 != 0)
     return what + ": weights and activations must be 16-byte aligned";
-  if (reinterpret_cast<uintptr_t>(a.scales) % 8 != 0) return what + ": scales must be 8-byte aligned";
-  if (gemv_variant_compiled(v, a.batch)) return {};
+  if (reinterpret_cast<uintptr_t>(a.scales) % 16 != 0) return what + ": scales must be 16-byte aligned";
+  if (gemv_variant_compiled(v, a.batch, a.type)) return {};
   return what + ": variant " + gemv_variant_name(v) + " is not compiled for batch " + std::to_string(a.batch);
 }
 
@@ -44,20 +49,26 @@ void gemv_launch_rowtile(const GemvArgs& a, Launch&& launch) {
 
 template <class F, int B, class Launch>
 void gemv_by_variant(const GemvArgs& a, const GemvVariant& v, Launch&& launch) {
+  constexpr bool kSmall = std::is_same_v<F, Q4_KTiled>;  // see gemv_variant_too_big
   if constexpr (B > kGemvWideBatch) {
     if (v.rows_per_warp == 1) return gemv_launch_one<F, B, 1, 4>(a, launch);
     return gemv_launch_one<F, B, 2, 2>(a, launch);  // checked: (1, 4) or (2, 2)
   } else {
     if (v.row_tile == 4) return gemv_launch_rowtile<F, B, 4>(a, launch);
-    if constexpr (B == 1) {
+    if constexpr (B == 1 && !kSmall) {
       if (v.row_tile == 8) return gemv_launch_rowtile<F, B, 8>(a, launch);
+    }
+    if constexpr (!kSmall) {
+      switch (v.rows_per_warp * 16 + v.chunks_per_round) {
+        case 2 * 16 + 4: return gemv_launch_one<F, B, 2, 4>(a, launch);
+        case 4 * 16 + 2: return gemv_launch_one<F, B, 4, 2>(a, launch);
+        case 1 * 16 + 8: return gemv_launch_one<F, B, 1, 8>(a, launch);
+        default: break;
+      }
     }
     switch (v.rows_per_warp * 16 + v.chunks_per_round) {
       case 1 * 16 + 4: return gemv_launch_one<F, B, 1, 4>(a, launch);
       case 2 * 16 + 2: return gemv_launch_one<F, B, 2, 2>(a, launch);
-      case 2 * 16 + 4: return gemv_launch_one<F, B, 2, 4>(a, launch);
-      case 4 * 16 + 2: return gemv_launch_one<F, B, 4, 2>(a, launch);
-      case 1 * 16 + 8: return gemv_launch_one<F, B, 1, 8>(a, launch);
       case 1 * 16 + 2: return gemv_launch_one<F, B, 1, 2>(a, launch);
       default: return gemv_launch_one<F, B, 4, 1>(a, launch);  // checked: (4, 1)
     }
@@ -81,6 +92,7 @@ void gemv_by_batch(const GemvArgs& a, const GemvVariant& v, Launch&& launch) {
 template <class Launch>
 void gemv_dispatch(const GemvArgs& a, const GemvVariant& v, Launch&& launch) {
   if (a.type == QE_TYPE_Q8_0) return gemv_by_batch<Q8_0Tiled>(a, v, launch);
+  if (a.type == QE_TYPE_Q4_K) return gemv_by_batch<Q4_KTiled>(a, v, launch);
   return gemv_by_batch<Q4_0Tiled>(a, v, launch);
 }
 

@@ -18,7 +18,7 @@ struct Problem {
   int rows, K, batch;
   std::vector<uint8_t> w;   // (rows, K / 32) GGUF blocks
   std::vector<uint16_t> x;  // (batch, K) fp16
-  size_t row_bytes() const { return size_t(K / 32) * qe_type_get(type)->block_bytes; }
+  size_t row_bytes() const { return qe_row_bytes(type, K); }
   const void* row(int r) const { return w.data() + size_t(r) * row_bytes(); }
 };
 
@@ -71,8 +71,15 @@ class GemvSim : public ::testing::TestWithParam<qe_type> {};
 // One-hot activations pick single weights: the kernel's result must be the reference
 // dequantization bit for bit (the scaled codes are exact in fp16 and d * 8 or d * 128 in fp32),
 // which pins the tiled layout, the code order and the scale placement element by element.
+// K rounded up to a whole number of the type's blocks (256 for Q4_K).
+int round_k(qe_type t, int K) {
+  const int b = qe_type_get(t)->block_elems;
+  return (K + b - 1) / b * b;
+}
+
 TEST_P(GemvSim, OneHotActivationsReadEveryWeightExactly) {
-  const int rows = 5, K = 1088;  // two Q4_0 chunks (the second mostly padding), three Q8_0 ones
+  // Q4_0: two chunks, the second mostly padding; Q8_0: three; Q4_K (1280): two, the second 1/4 full.
+  const int rows = 5, K = round_k(GetParam(), 1088);
   const Problem p = make_problem(GetParam(), rows, K, 1, 11);
   const TiledHost t = repack_tiled(p.type, p.w.data(), rows, K);
   std::vector<std::vector<float>> wref(rows, std::vector<float>(size_t(K)));
@@ -99,13 +106,14 @@ TEST_P(GemvSim, MatchesReferenceOnAwkwardShapes) {
   };
   const Shape shapes[] = {{1, 32, 1}, {7, 96, 3}, {33, 1024, 1}, {9, 1056, 8}, {70, 2080, 2}, {16, 4096, 5}, {5, 544, 6}};
   uint32_t seed = 100;
-  for (const Shape& s : shapes) {
+  for (Shape s : shapes) {
+    s.K = round_k(GetParam(), s.K);
     const Problem p = make_problem(GetParam(), s.rows, s.K, s.batch, seed++);
     const TiledHost t = repack_tiled(p.type, p.w.data(), s.rows, s.K);
     std::vector<double> ymag;
     const std::vector<double> yref = reference(p, &ymag);
     for (const GemvVariant& v : kGemvVariants) {
-      if (!gemv_variant_compiled(v, s.batch)) continue;
+      if (!gemv_variant_compiled(v, s.batch, GetParam())) continue;
       const std::vector<float> y = run_sim(t, p.x, s.batch, v);
       double err2 = 0, ref2 = 0;
       for (size_t i = 0; i < y.size(); ++i) {
@@ -134,7 +142,7 @@ TEST_P(GemvSim, LargeActivationsStayFinite) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, GemvSim, ::testing::Values(QE_TYPE_Q4_0, QE_TYPE_Q8_0),
+INSTANTIATE_TEST_SUITE_P(Types, GemvSim, ::testing::Values(QE_TYPE_Q4_0, QE_TYPE_Q8_0, QE_TYPE_Q4_K),
                          [](const ::testing::TestParamInfo<qe_type>& i) { return std::string(qe_type_get(i.param)->name); });
 
 TEST(GemvSimArgs, RejectsBadShapesWithAMessage) {
@@ -154,6 +162,8 @@ TEST(GemvSimArgs, RejectsBadShapesWithAMessage) {
   EXPECT_NE(gemv_a16_sim(a, {4, 2}).find("not compiled for batch 3"), std::string::npos);
   a.batch = 1;
   a.type = QE_TYPE_Q4_K;
+  EXPECT_NE(gemv_a16_sim(a).find("multiple of 256"), std::string::npos);
+  a.type = QE_TYPE_Q6_K;
   EXPECT_NE(gemv_a16_sim(a).find("no GPU kernel"), std::string::npos);
   EXPECT_THROW(repack_tiled(QE_TYPE_Q4_0, nullptr, 1, 48), std::invalid_argument);
   EXPECT_THROW(repack_tiled(QE_TYPE_Q6_K, nullptr, 1, 256), std::invalid_argument);

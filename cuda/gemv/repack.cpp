@@ -31,6 +31,42 @@ void pack_group(const qe_block_q8_0& b, int i0, uint32_t* words) {
   }
 }
 
+// Q4_K: element n (0..255) of a super-block is nibble (n % 64) / 32 of qs[32 (n / 64) + n % 32].
+uint32_t code_of(const qe_block_q4_K& b, int n) {
+  const uint8_t byte = b.qs[32 * (n / 64) + n % 32];
+  return (n % 64) < 32 ? (byte & 0xFu) : (byte >> 4);
+}
+
+TiledHost repack_q4_k(const qe_block_q4_K* src, int rows, int K) {
+  using L = Tiled<Q4_KTiled>;
+  TiledHost h;
+  h.type = QE_TYPE_Q4_K;
+  h.rows = rows;
+  h.K = K;
+  h.chunks = L::chunks(K);
+  const size_t row_words = size_t(h.chunks) * L::kChunkWords, row_scales = size_t(h.chunks) * L::kChunkScales;
+  h.codes.assign(size_t(rows) * row_words, 0);
+  h.scales.assign(size_t(rows) * row_scales, 0);
+  const int supers = K / 256;
+  for (int r = 0; r < rows; ++r)
+    for (int sb = 0; sb < supers; ++sb) {
+      const qe_block_q4_K& b = src[size_t(r) * size_t(supers) + size_t(sb)];
+      const int c = sb / 4, g = sb % 4;
+      uint16_t* sc = &h.scales[size_t(r) * row_scales + size_t(c) * L::kChunkScales];
+      sc[32 + 2 * g] = b.d;
+      sc[33 + 2 * g] = b.dmin;
+      for (int lane = 0; lane < 32; ++lane) {
+        uint8_t s6, m6;
+        qe_q4_K_scale_min(b.scales, lane / 4, &s6, &m6);
+        sc[(lane >> 2) * 4 + g] = uint16_t(s6 | (m6 << 8));
+        uint32_t w = 0;
+        for (int e = 0; e < 8; ++e) w |= code_of(b, lane * 8 + e) << (4 * Q4_0Tiled::kNibblePos[e]);
+        h.codes[size_t(r) * row_words + size_t(c) * L::kChunkWords + size_t(lane) * 4 + size_t(g)] = w;
+      }
+    }
+  return h;
+}
+
 template <class F, class Block>
 TiledHost repack(qe_type t, const Block* src, int rows, int K, uint32_t pad_word) {
   using L = Tiled<F>;
@@ -54,7 +90,7 @@ TiledHost repack(qe_type t, const Block* src, int rows, int K, uint32_t pad_word
           const Block& blk = row[k0 / 32];
           pack_group(blk, k0 % 32,
                      &h.codes[size_t(r) * row_words + size_t(c) * L::kChunkWords + size_t(lane) * 4 + size_t(g * kWordsPerGroup)]);
-          h.scales[size_t(r) * row_scales + size_t(c) * L::kChunkScales + size_t(lane >> 2) * G + size_t(g)] = blk.d;
+          h.scales[size_t(r) * row_scales + size_t(c) * L::kChunkScales + size_t(lane >> 2) * size_t(G) + size_t(g)] = blk.d;
         }
   }
   return h;
@@ -62,20 +98,22 @@ TiledHost repack(qe_type t, const Block* src, int rows, int K, uint32_t pad_word
 
 }  // namespace
 
-bool has_tiled_layout(qe_type t) { return t == QE_TYPE_Q4_0 || t == QE_TYPE_Q8_0; }
+bool has_tiled_layout(qe_type t) { return t == QE_TYPE_Q4_0 || t == QE_TYPE_Q8_0 || t == QE_TYPE_Q4_K; }
 
 TiledHost repack_tiled(qe_type t, const void* src, int rows, int K) {
   if (!has_tiled_layout(t)) throw std::invalid_argument("repack_tiled: no GPU layout for this weight type yet");
-  if (rows <= 0 || K <= 0 || K % 32 != 0) {
-    throw std::invalid_argument("repack_tiled: need rows > 0 and K a positive multiple of 32, got rows=" +
-                                std::to_string(rows) + " K=" + std::to_string(K));
+  const int block_elems = qe_type_get(t)->block_elems;
+  if (rows <= 0 || K <= 0 || K % block_elems != 0) {
+    throw std::invalid_argument("repack_tiled: need rows > 0 and K a positive multiple of " + std::to_string(block_elems) +
+                                ", got rows=" + std::to_string(rows) + " K=" + std::to_string(K));
   }
+  if (t == QE_TYPE_Q4_K) return repack_q4_k(static_cast<const qe_block_q4_K*>(src), rows, K);
   if (t == QE_TYPE_Q4_0) return repack<Q4_0Tiled>(t, static_cast<const qe_block_q4_0*>(src), rows, K, 0x88888888u);
   return repack<Q8_0Tiled>(t, static_cast<const qe_block_q8_0*>(src), rows, K, 0x80808080u);
 }
 
 A8TiledHost repack_a8(qe_type t, const void* src, int rows, int K) {
-  if (!has_tiled_layout(t)) throw std::invalid_argument("repack_a8: no GPU A8 layout for this weight type yet");
+  if (t != QE_TYPE_Q4_0 && t != QE_TYPE_Q8_0) throw std::invalid_argument("repack_a8: no GPU A8 layout for this weight type yet");
   if (rows <= 0 || K <= 0 || K % 32 != 0) {
     throw std::invalid_argument("repack_a8: need rows > 0 and K a positive multiple of 32, got rows=" +
                                 std::to_string(rows) + " K=" + std::to_string(K));

@@ -19,11 +19,11 @@ struct TiledHost {
   std::vector<uint16_t> scales;  // (rows, chunks, 8 * groups)
 };
 
-// True for the types that have a tiled layout (Q4_0, Q8_0).
+// True for the types that have a tiled layout (Q4_0, Q8_0, Q4_K).
 bool has_tiled_layout(qe_type t);
 
-// src: (rows, K / 32) GGUF blocks of `t`, row-major. Throws std::invalid_argument for a type
-// without a tiled layout or K not a positive multiple of 32.
+// src: (rows, K / block elements) GGUF blocks of `t`, row-major. Throws std::invalid_argument
+// for a type without a tiled layout or K not a positive multiple of the block.
 TiledHost repack_tiled(qe_type t, const void* src, int rows, int K);
 
 // A matrix in the a8 tiled layout of gemv_a8.cuh (one GGUF block per lane; host copy).

@@ -16,6 +16,9 @@
 
 namespace qe::cuda {
 
+// Every layout's chunk of scales starts 16-byte aligned (kChunkScales * 2 is a multiple of 16
+// or the chunk's rows are; see the kernels' loads).
+
 // Q4_0 (x = d * (q - 8), q in 0..15): 4 groups of one word each. Element e of a group sits in
 // nibble kNibblePos[e], so that the pairs (e0,e1) (e2,e3) (e4,e5) (e6,e7) each come out of one
 // lop3 (nibble positions 0,4 / 1,5 / 2,6 / 3,7 are the two 16-bit lanes' nibbles).
@@ -23,6 +26,7 @@ struct Q4_0Tiled {
   static constexpr int kGroups = 4;
   static constexpr int kNibblePos[8] = {0, 4, 1, 5, 2, 6, 3, 7};
   static constexpr float kScaleMul = 8.0f;  // the kernel's codes are (q - 8) / 8
+  static constexpr int kChunkScales = 32;   // fp16 per row and chunk: (8 lane quads, 4 groups)
 };
 
 // Q8_0 (x = d * q, q in -128..127): 2 groups of two words; byte e of the group's 8 bytes holds
@@ -30,13 +34,25 @@ struct Q4_0Tiled {
 struct Q8_0Tiled {
   static constexpr int kGroups = 2;
   static constexpr float kScaleMul = 128.0f;  // the kernel's codes are q / 128
+  static constexpr int kChunkScales = 16;     // fp16 per row and chunk: (8 lane quads, 2 groups)
+};
+
+// Q4_K (x = d sc_j q - dmin m_j, q in 0..15, 6-bit sc_j and m_j per 32-element sub-block j of a
+// 256-element super-block): codes as Q4_0 (4 groups of one word, kNibblePos order); a chunk is
+// 4 super-blocks, group g of every lane lies in super-block g and in sub-block lane / 4. Scales
+// per row and chunk, 80 bytes (64 in GGUF): (8 lane quads, 4 groups) x (sc, m) bytes, then
+// (4 groups) x (d, dmin) fp16 — a lane reads 8 bytes of its own and 16 shared ones.
+struct Q4_KTiled {
+  static constexpr int kGroups = 4;
+  static constexpr float kScaleMul = 8.0f;  // the kernel's codes are q / 8
+  static constexpr int kChunkScales = 40;   // in uint16 units: 32 for (sc, m), 8 for (d, dmin)
 };
 
 template <class F>
 struct Tiled {
   static constexpr int kChunk = F::kGroups * 256;      // elements per warp pass over a row
   static constexpr int kChunkWords = 128;             // code words per row and chunk (512 bytes)
-  static constexpr int kChunkScales = 8 * F::kGroups;  // fp16 scales per row and chunk
+  static constexpr int kChunkScales = F::kChunkScales;  // uint16 units per row and chunk
   static constexpr int chunks(int K) { return (K + kChunk - 1) / kChunk; }
 };
 

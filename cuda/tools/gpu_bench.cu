@@ -63,18 +63,23 @@ struct Matrix {
   int rows = 0, K = 0, chunks = 0;
   uint32_t* qs = nullptr;
   uint16_t* scales = nullptr;
-  double gguf_bytes() const { return double(rows) * double(K / 32) * double(qe_type_get(type)->block_bytes); }
+  double gguf_bytes() const {
+    return double(rows) * double(K / qe_type_get(type)->block_elems) * double(qe_type_get(type)->block_bytes);
+  }
 };
+
+int chunk_scales(qe_type type) {
+  return type == QE_TYPE_Q8_0 ? Q8_0Tiled::kChunkScales : type == QE_TYPE_Q4_K ? Q4_KTiled::kChunkScales : Q4_0Tiled::kChunkScales;
+}
 
 Matrix make_matrix(qe_type type, int rows, int K, uint32_t seed) {
   Matrix m;
   m.type = type;
   m.rows = rows;
   m.K = K;
-  const bool q8 = type == QE_TYPE_Q8_0;
-  m.chunks = q8 ? Tiled<Q8_0Tiled>::chunks(K) : Tiled<Q4_0Tiled>::chunks(K);
+  m.chunks = type == QE_TYPE_Q8_0 ? Tiled<Q8_0Tiled>::chunks(K) : Tiled<Q4_0Tiled>::chunks(K);  // Q4_K: as Q4_0
   const size_t words = size_t(rows) * size_t(m.chunks) * 128;
-  const size_t scales = size_t(rows) * size_t(m.chunks) * size_t(q8 ? Tiled<Q8_0Tiled>::kChunkScales : Tiled<Q4_0Tiled>::kChunkScales);
+  const size_t scales = size_t(rows) * size_t(m.chunks) * size_t(chunk_scales(type));
   CUDA_OK(cudaMalloc(&m.qs, words * 4));
   CUDA_OK(cudaMalloc(&m.scales, scales * 2));
   fill_words<<<1024, 256>>>(m.qs, words, seed);
@@ -179,7 +184,9 @@ int main(int argc, char** argv) {
       {"llama2-7b", QE_TYPE_Q4_0, 4096, 11008, 4096, 32000, 32},
       {"llama3-8b", QE_TYPE_Q4_0, 4096, 14336, 1024, 128256, 32},
       {"llama2-7b", QE_TYPE_Q8_0, 4096, 11008, 4096, 32000, 32},
-      {"llama3-8b", QE_TYPE_Q8_0, 4096, 14336, 1024, 128256, 32}};
+      {"llama3-8b", QE_TYPE_Q8_0, 4096, 14336, 1024, 128256, 32},
+      {"llama2-7b", QE_TYPE_Q4_K, 4096, 11008, 4096, 32000, 32},
+      {"llama3-8b", QE_TYPE_Q4_K, 4096, 14336, 1024, 128256, 32}};
   if (quick) models.resize(1);
   if (profile != nullptr) {
     models = {models[std::strcmp(profile, "q8_0") == 0 ? 2 : 0]};
@@ -228,7 +235,7 @@ int main(int argc, char** argv) {
     CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
     auto launch = [&](const Matrix& mat, int row0, int rows) {
       const size_t words = size_t(row0) * size_t(mat.chunks) * 128;
-      const size_t sc = size_t(row0) * size_t(mat.chunks) * size_t(mat.type == QE_TYPE_Q8_0 ? 16 : 32);
+      const size_t sc = size_t(row0) * size_t(mat.chunks) * size_t(chunk_scales(mat.type));
       const GemvArgs a{mat.type, mat.qs + words, mat.scales + sc, rows, mat.K, mat.chunks, x, y, batch};
       const std::string why = gemv_a16_device(a, v, stream, overlap);
       if (!why.empty()) {
@@ -306,7 +313,7 @@ int main(int argc, char** argv) {
     CUDA_OK(cudaDeviceSynchronize());
 
     if (profile != nullptr) {
-      const GemvVariant tile8{0, 0, 8};
+      const GemvVariant tile8{0, 0, 8};  // profile types are Q4_0 and Q8_0
       record(m, "4/layer+", tile8, 1, run_step(layers, head, tile8, 1, true, true), bytes);
       continue;  // weights stay allocated: the process ends next
     }
@@ -314,6 +321,7 @@ int main(int argc, char** argv) {
     GemvVariant best = kGemvVariants[0];
     double best_sec = 1e30;
     for (const GemvVariant& v : kGemvVariants) {
+      if (!gemv_variant_compiled(v, 1, m.type)) continue;
       const double sec = run_step(layers, head, v, 1, true, true);
       record(m, "4/layer+", v, 1, sec, bytes);
       if (sec < best_sec) {
@@ -328,7 +336,7 @@ int main(int argc, char** argv) {
     // 3. Batches 2-8 with every variant (the best at batch 1 need not be the best at 8).
     for (int batch : {2, 4, 8})
       for (const GemvVariant& v : kGemvVariants)
-        if (gemv_variant_compiled(v, batch)) record(m, "4/layer+", v, batch, run_step(layers, head, v, batch, true, true), bytes);
+        if (gemv_variant_compiled(v, batch, m.type)) record(m, "4/layer+", v, batch, run_step(layers, head, v, batch, true, true), bytes);
     // 4. Per-launch cost of each matrix shape alone: 32 launches (one per layer) in a graph.
     if (!quick) {
       const char* names[4] = {"qkv", "o", "gate_up", "down"};
@@ -376,7 +384,7 @@ int main(int argc, char** argv) {
     // 5. W4A8 / W8A8: the same step with int8 activations (gemv_a8.cuh, row-tiled), the
     // activations quantized once ("a8") or before each of the 4 launches of a layer and the head
     // ("a8+q", what an engine without a fused norm/swiglu + quantize would pay).
-    if (!quick) {
+    if (!quick && m.type != QE_TYPE_Q4_K) {
       std::vector<A8Matrix> a8;
       for (int l = 0; l < m.layers; ++l) {
         a8.push_back(make_a8_matrix(m.type, m.dim + 2 * m.kv_dim, m.dim, 1000u + 4u * uint32_t(l)));

@@ -160,7 +160,7 @@ void test_ptx_models(int n) {
 void test_gemv(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  const size_t row_bytes = size_t(K / 32) * size_t(qe_type_get(type)->block_bytes);
+  const size_t row_bytes = qe_row_bytes(type, K);
   std::vector<uint8_t> w(size_t(rows) * row_bytes);
   std::vector<float> row(static_cast<size_t>(K));
   for (int r = 0; r < rows; ++r) {
@@ -196,7 +196,7 @@ void test_gemv(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t
   dsc.upload(t.scales);
   dx.upload(x);
   for (const GemvVariant& v : kGemvVariants) {
-    if (!gemv_variant_compiled(v, batch)) continue;
+    if (!gemv_variant_compiled(v, batch, type)) continue;
     CUDA_OK(cudaMemset(dy.p, 0xFF, dy.n * sizeof(float)));  // NaN poison: every output must be written
     const GemvArgs a{type, dcodes.p, dsc.p, rows, K, t.chunks, dx.p, dy.p, batch};
     const std::string why = gemv_a16_device(a, v, nullptr);
@@ -257,7 +257,7 @@ std::vector<float> awkward_activations(int batch, int K, uint32_t seed) {
 void test_a8(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  const size_t row_bytes = size_t(K / 32) * size_t(qe_type_get(type)->block_bytes);
+  const size_t row_bytes = qe_row_bytes(type, K);
   std::vector<uint8_t> w(size_t(rows) * row_bytes);
   std::vector<float> row(static_cast<size_t>(K));
   for (int r = 0; r < rows; ++r) {
@@ -405,8 +405,11 @@ int main(int argc, char** argv) {
     shapes.insert(shapes.end(), std::begin(big), std::end(big));
   }
   uint32_t seed = 1;
-  for (qe_type type : {QE_TYPE_Q4_0, QE_TYPE_Q8_0})
-    for (const Shape& s : shapes) test_gemv(type, s.rows, s.K, s.batch, s.sim, seed++);
+  for (qe_type type : {QE_TYPE_Q4_0, QE_TYPE_Q8_0, QE_TYPE_Q4_K})
+    for (const Shape& s : shapes) {
+      const int be = qe_type_get(type)->block_elems;  // Q4_K: K rounded up to 256
+      test_gemv(type, s.rows, (s.K + be - 1) / be * be, s.batch, s.sim, seed++);
+    }
   std::vector<Shape> a8_shapes = {{300, 32, 1, true}, {9, 1056, 2, true}, {70, 2080, 2, true}, {5, 4128, 1, true}};
   if (!quick) {
     const Shape big[] = {{4096, 4096, 1, true}, {4096, 14336, 2, false}, {32000, 4096, 1, false}};
