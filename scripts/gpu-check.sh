@@ -91,7 +91,7 @@ else
   row "device" "$([[ -n $card ]] && echo ok || echo FAIL)" "${card:-nvidia-smi failed}"
   row "CUDA (nvcc on the machine)" info "$(nvcc --version 2>/dev/null | grep -o 'release [0-9.]*' || echo 'no nvcc')"
 
-  step "GPU kernel tests" 240 gpu_test.log "$bundle/bin/qe_gpu_test"
+  step "GPU kernel tests" 300 gpu_test.log "$bundle/bin/qe_gpu_test"
   row "GPU kernel tests" "$([[ $rc == 0 ]] && echo ok || echo FAIL)" "$(grep -c '^PASS' "$out/gpu_test.log") passed, $(grep -c '^FAIL' "$out/gpu_test.log") failed (exit $rc)"
 
   if command -v compute-sanitizer >/dev/null; then
@@ -105,7 +105,7 @@ else
     row "compute-sanitizer" skip "not on this machine"
   fi
 
-  step "GEMV benchmark" 240 gpu_bench.log "$bundle/bin/qe_gpu_bench" --json "$out/gpu_bench.json"
+  step "GEMV benchmark" 180 gpu_bench.log "$bundle/bin/qe_gpu_bench" --json "$out/gpu_bench.json"
   row "GEMV benchmark" "$([[ $rc == 0 ]] && echo ok || echo FAIL)" "$(grep -o 'copy probe.*' "$out/gpu_bench.log")"
   if [[ $rc == 0 ]]; then
     # Best variant per model and batch.
