@@ -210,6 +210,18 @@ QE_DEV U32x4 load_stream_128(const void* p) {
 #endif
 }
 
+// An 8-byte streamed load (Q6_K's high bits: read once, like the codes).
+QE_DEV void load_stream_64(const void* p, uint32_t& lo, uint32_t& hi) {
+#if defined(__CUDA_ARCH__)
+  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];" : "=r"(lo), "=r"(hi) : "l"(p));
+#else
+  uint32_t v[2];
+  std::memcpy(v, p, sizeof(v));
+  lo = v[0];
+  hi = v[1];
+#endif
+}
+
 // A 16-byte read-only load through L1 (activations: every warp of a block reads them).
 QE_DEV U32x4 load_cached_128(const void* p) {
 #if defined(__CUDA_ARCH__)

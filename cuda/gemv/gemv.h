@@ -12,7 +12,7 @@ namespace qe::cuda {
 
 // y (batch, rows) fp32 = W (rows, K) in a tiled layout  x  x (batch, K) fp16 bits.
 struct GemvArgs {
-  qe_type type = QE_TYPE_Q4_0;  // Q4_0, Q8_0 or Q4_K
+  qe_type type = QE_TYPE_Q4_0;  // Q4_0, Q8_0, Q4_K or Q6_K
   const uint32_t* codes = nullptr;
   const uint16_t* scales = nullptr;
   int rows = 0;
@@ -43,9 +43,11 @@ inline constexpr GemvVariant kGemvVariants[] = {{1, 4, 0}, {2, 2, 0}, {2, 4, 0},
                                                 {1, 8, 0}, {1, 2, 0}, {0, 0, 4}, {0, 0, 8}};
 inline constexpr int kGemvWideBatch = 2;  // the largest batch with every variant
 
-// Q4_K's scales take 6 registers a row: its largest variants would spill, so they are not built.
+// The K-quants' scales take 5-6 registers a row: their largest variants would spill, so they are
+// not built.
 constexpr bool gemv_variant_too_big(const GemvVariant& v, qe_type type) {
-  return type == QE_TYPE_Q4_K && (v.row_tile == 8 || (v.row_tile == 0 && v.rows_per_warp * v.chunks_per_round >= 8));
+  return (type == QE_TYPE_Q4_K || type == QE_TYPE_Q6_K) &&
+         (v.row_tile == 8 || (v.row_tile == 0 && v.rows_per_warp * v.chunks_per_round >= 8));
 }
 
 constexpr bool gemv_variant_compiled(const GemvVariant& v, int batch, qe_type type = QE_TYPE_Q4_0) {

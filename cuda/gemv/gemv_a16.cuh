@@ -1,4 +1,4 @@
-// gemv_a16.cuh: decode GEMV, weight-only quantized (Q4_0, Q8_0, Q4_K; the tiled layouts of
+// gemv_a16.cuh: decode GEMV, weight-only quantized (Q4_0, Q8_0, Q4_K, Q6_K; the tiled layouts of
 // tiled_layout.h) times fp16 activations, fp32 output, batch 1-8. Q4_K's sub-block min enters
 // as min * sum(x) per 8-element group (the sum shared by the rows of a block or warp).
 //
@@ -40,7 +40,8 @@ struct Half8 {
 constexpr uint32_t kLop3AndOr = 0xEA;  // (a & b) | c
 
 // Q4_0 group g = word g: nibble pairs -> (q - 8) / 8 in fp16, exact.
-QE_DEV Half8 dequant_group(Q4_0Tiled, const U32x4& v, int g) {
+template <class S>
+QE_DEV Half8 dequant_group(Q4_0Tiled, const U32x4& v, const S&, int g) {
   constexpr uint32_t kMagic = 0x64006400u;      // 1024
   constexpr uint32_t kEighth = 0x30003000u;     // 1/8:   (1024 + q) / 8 - 129 = (q - 8) / 8
   constexpr uint32_t kLowBias = 0xD808D808u;    // -129
@@ -56,7 +57,8 @@ QE_DEV Half8 dequant_group(Q4_0Tiled, const U32x4& v, int g) {
 }
 
 // Q8_0 group g = words 2g, 2g+1: byte pairs under 0x64 -> 1024 + (q + 128) -> q / 128, exact.
-QE_DEV Half8 dequant_group(Q8_0Tiled, const U32x4& v, int g) {
+template <class S>
+QE_DEV Half8 dequant_group(Q8_0Tiled, const U32x4& v, const S&, int g) {
   constexpr uint32_t kMagicBytes = 0x64646464u;
   constexpr uint32_t kScale = 0x20002000u;  // 1/128: (1152 + q) / 128 - 9 = q / 128
   constexpr uint32_t kBias = 0xC880C880u;   // -9
@@ -88,7 +90,7 @@ struct GroupScale {
 struct ScalesQ4_0 {
   uint32_t s[2];  // fp16 scales of groups (0, 1) and (2, 3)
 };
-QE_DEV ScalesQ4_0 load_scales(Q4_0Tiled, const uint16_t* chunk, int lane) {
+QE_DEV ScalesQ4_0 load_scales(Q4_0Tiled, const uint16_t* chunk, const uint32_t*, int lane) {
   ScalesQ4_0 r;
   load_cached_64(chunk + (lane >> 2) * 4, r.s[0], r.s[1]);
   return r;
@@ -101,7 +103,7 @@ QE_DEV GroupScale group_scale(Q4_0Tiled, const ScalesQ4_0& s, int g) {
 struct ScalesQ8_0 {
   uint32_t s;  // fp16 scales of groups (0, 1)
 };
-QE_DEV ScalesQ8_0 load_scales(Q8_0Tiled, const uint16_t* chunk, int lane) { return {load_cached_32(chunk + (lane >> 2) * 2)}; }
+QE_DEV ScalesQ8_0 load_scales(Q8_0Tiled, const uint16_t* chunk, const uint32_t*, int lane) { return {load_cached_32(chunk + (lane >> 2) * 2)}; }
 QE_DEV GroupScale group_scale(Q8_0Tiled, const ScalesQ8_0& s, int g) {
   const float d = g ? half_hi_to_float(s.s) : half_lo_to_float(s.s);
   return {d * Q8_0Tiled::kScaleMul, 0.0f};
@@ -111,7 +113,7 @@ struct ScalesQ4_K {
   uint32_t scm[2];  // (sc, m) bytes of groups 0-1 and 2-3
   U32x4 dd;         // (d, dmin) fp16 of groups 0..3
 };
-QE_DEV ScalesQ4_K load_scales(Q4_KTiled, const uint16_t* chunk, int lane) {
+QE_DEV ScalesQ4_K load_scales(Q4_KTiled, const uint16_t* chunk, const uint32_t*, int lane) {
   ScalesQ4_K r;
   load_cached_64(chunk + (lane >> 2) * 4, r.scm[0], r.scm[1]);
   r.dd = load_cached_128(chunk + 32);
@@ -126,7 +128,8 @@ QE_DEV GroupScale group_scale(Q4_KTiled, const ScalesQ4_K& s, int g) {
 }
 
 // Q4_K group g: nibble pairs -> q / 8 in fp16, exact (no offset: the min is applied apart).
-QE_DEV Half8 dequant_group(Q4_KTiled, const U32x4& v, int g) {
+template <class S>
+QE_DEV Half8 dequant_group(Q4_KTiled, const U32x4& v, const S&, int g) {
   constexpr uint32_t kMagic = 0x64006400u;      // 1024
   constexpr uint32_t kEighth = 0x30003000u;     // 1/8:   (1024 + q) / 8 - 128 = q / 8
   constexpr uint32_t kLowBias = 0xD800D800u;    // -128
@@ -138,6 +141,42 @@ QE_DEV Half8 dequant_group(Q4_KTiled, const U32x4& v, int g) {
   r.h23 = hfma2(lop3<kLop3AndOr>(q, 0x00F000F0u, kMagic), kHundredth, kHighBias);
   r.h45 = hfma2(lop3<kLop3AndOr>(q8, 0x000F000Fu, kMagic), kEighth, kLowBias);
   r.h67 = hfma2(lop3<kLop3AndOr>(q8, 0x00F000F0u, kMagic), kHundredth, kHighBias);
+  return r;
+}
+
+struct ScalesQ6_K {
+  uint32_t hi[2];  // the high 2 bits of groups (0, 1) and (2, 3): bytes [A0, A1, B0, B1] ...
+  uint32_t sc;     // int8 sc of groups 0..3
+  uint32_t d[2];   // fp16 d of groups (0, 1) and (2, 3)
+};
+QE_DEV ScalesQ6_K load_scales(Q6_KTiled, const uint16_t* chunk, const uint32_t* codes_chunk, int lane) {
+  ScalesQ6_K r;
+  load_stream_64(codes_chunk + 128 + lane * 2, r.hi[0], r.hi[1]);
+  r.sc = load_cached_32(chunk + (lane >> 1) * 2);
+  load_cached_64(chunk + 32, r.d[0], r.d[1]);
+  return r;
+}
+QE_DEV GroupScale group_scale(Q6_KTiled, const ScalesQ6_K& s, int g) {
+  const float sc = float(int8_t(uint8_t(s.sc >> (8 * g))));
+  const float d = (g & 1) ? half_hi_to_float(s.d[g >> 1]) : half_lo_to_float(s.d[g >> 1]);
+  return {d * sc * 32.0f, 0.0f};  // d sc: 11 x 8 significant bits, exact in fp32
+}
+
+// Q6_K group g: the low nibbles as Q4's, the high 2 bits put above them (mantissa bits 4-5 of
+// the (e0,e1) and (e4,e5) pairs, 8-9 of the x16 pairs), then (v - 32) / 32, exact in fp16.
+QE_DEV Half8 dequant_group(Q6_KTiled, const U32x4& v, const ScalesQ6_K& s, int g) {
+  constexpr uint32_t kMagic = 0x64006400u;    // 1024
+  constexpr uint32_t kLowMul = 0x28002800u;   // 1/32:  (1024 + v) / 32 - 33 = (v - 32) / 32
+  constexpr uint32_t kLowBias = 0xD020D020u;  // -33
+  constexpr uint32_t kHighMul = 0x18001800u;  // 1/512: (1024 + 16 v) / 512 - 3 = (v - 32) / 32
+  constexpr uint32_t kHighBias = 0xC200C200u; // -3
+  const uint32_t q = word_of(v, g), q8 = q >> 8;
+  const uint32_t hw = s.hi[g >> 1] >> (8 * (g & 1));  // A in byte 0, B in byte 2
+  Half8 r;
+  r.h01 = hfma2(lop3<kLop3AndOr>(hw, 0x00300030u, lop3<kLop3AndOr>(q, 0x000F000Fu, kMagic)), kLowMul, kLowBias);
+  r.h23 = hfma2(lop3<kLop3AndOr>(hw << 8, 0x03000300u, lop3<kLop3AndOr>(q, 0x00F000F0u, kMagic)), kHighMul, kHighBias);
+  r.h45 = hfma2(lop3<kLop3AndOr>(hw >> 2, 0x00300030u, lop3<kLop3AndOr>(q8, 0x000F000Fu, kMagic)), kLowMul, kLowBias);
+  r.h67 = hfma2(lop3<kLop3AndOr>(hw << 6, 0x03000300u, lop3<kLop3AndOr>(q8, 0x00F000F0u, kMagic)), kHighMul, kHighBias);
   return r;
 }
 
@@ -156,7 +195,7 @@ template <>
 inline constexpr bool kHasMin<Q4_KTiled> = true;
 
 template <class F>
-using ScalesOf = decltype(load_scales(F{}, nullptr, 0));
+using ScalesOf = decltype(load_scales(F{}, nullptr, nullptr, 0));
 
 // One round of weight loads: chunks c0 .. c0 + U - 1 of the R rows (chunks past the end repeat
 // the last one, which the compute loop skips), 16 bytes of codes and the lane's scales each.
@@ -171,7 +210,7 @@ QE_DEV void gemv_load_round(const uint32_t* codes, const uint16_t* scales, const
     for (int r = 0; r < R; ++r) {
       const size_t rc = size_t(row[r]) * size_t(chunks) + size_t(c);
       wq[u][r] = load_stream_128(codes + rc * L::kChunkWords + lane * 4);
-      sc[u][r] = load_scales(F{}, scales + rc * L::kChunkScales, lane);
+      sc[u][r] = load_scales(F{}, scales + rc * L::kChunkScales, codes + rc * L::kChunkWords, lane);
     }
   }
 }
@@ -235,7 +274,7 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
         }
 #pragma unroll
         for (int r = 0; r < R; ++r) {
-          const Half8 wh = dequant_group(F{}, wq[u][r], g);
+          const Half8 wh = dequant_group(F{}, wq[u][r], sc[u][r], g);
           const GroupScale gs = group_scale(F{}, sc[u][r], g);
 #pragma unroll
           for (int b = 0; b < B; ++b) {
@@ -320,7 +359,7 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
       }
 #pragma unroll
       for (int t = 0; t < T; ++t) {
-        const Half8 wh = dequant_group(F{}, wq[0][t], g);
+        const Half8 wh = dequant_group(F{}, wq[0][t], sc[0][t], g);
         const GroupScale gs = group_scale(F{}, sc[0][t], g);
 #pragma unroll
         for (int b = 0; b < B; ++b) {

@@ -14,11 +14,12 @@ namespace qe::cuda {
 inline int gemv_chunks(qe_type t, int K) {
   return t == QE_TYPE_Q8_0 ? Tiled<Q8_0Tiled>::chunks(K)
          : t == QE_TYPE_Q4_K ? Tiled<Q4_KTiled>::chunks(K)
+         : t == QE_TYPE_Q6_K ? Tiled<Q6_KTiled>::chunks(K)
                              : Tiled<Q4_0Tiled>::chunks(K);
 }
 
 inline std::string gemv_a16_check(const GemvArgs& a, const GemvVariant& v) {
-  if (a.type != QE_TYPE_Q4_0 && a.type != QE_TYPE_Q8_0 && a.type != QE_TYPE_Q4_K)
+  if (a.type != QE_TYPE_Q4_0 && a.type != QE_TYPE_Q8_0 && a.type != QE_TYPE_Q4_K && a.type != QE_TYPE_Q6_K)
     return "gemv: no GPU kernel for this weight type yet";
   const std::string what = std::string("gemv ") + qe_type_get(a.type)->name;
   const int block = qe_type_get(a.type)->block_elems;
@@ -49,7 +50,7 @@ void gemv_launch_rowtile(const GemvArgs& a, Launch&& launch) {
 
 template <class F, int B, class Launch>
 void gemv_by_variant(const GemvArgs& a, const GemvVariant& v, Launch&& launch) {
-  constexpr bool kSmall = std::is_same_v<F, Q4_KTiled>;  // see gemv_variant_too_big
+  constexpr bool kSmall = std::is_same_v<F, Q4_KTiled> || std::is_same_v<F, Q6_KTiled>;  // gemv_variant_too_big
   if constexpr (B > kGemvWideBatch) {
     if (v.rows_per_warp == 1) return gemv_launch_one<F, B, 1, 4>(a, launch);
     return gemv_launch_one<F, B, 2, 2>(a, launch);  // checked: (1, 4) or (2, 2)
@@ -93,6 +94,7 @@ template <class Launch>
 void gemv_dispatch(const GemvArgs& a, const GemvVariant& v, Launch&& launch) {
   if (a.type == QE_TYPE_Q8_0) return gemv_by_batch<Q8_0Tiled>(a, v, launch);
   if (a.type == QE_TYPE_Q4_K) return gemv_by_batch<Q4_KTiled>(a, v, launch);
+  if (a.type == QE_TYPE_Q6_K) return gemv_by_batch<Q6_KTiled>(a, v, launch);
   return gemv_by_batch<Q4_0Tiled>(a, v, launch);
 }
 

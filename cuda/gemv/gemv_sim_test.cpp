@@ -142,7 +142,7 @@ TEST_P(GemvSim, LargeActivationsStayFinite) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, GemvSim, ::testing::Values(QE_TYPE_Q4_0, QE_TYPE_Q8_0, QE_TYPE_Q4_K),
+INSTANTIATE_TEST_SUITE_P(Types, GemvSim, ::testing::Values(QE_TYPE_Q4_0, QE_TYPE_Q8_0, QE_TYPE_Q4_K, QE_TYPE_Q6_K),
                          [](const ::testing::TestParamInfo<qe_type>& i) { return std::string(qe_type_get(i.param)->name); });
 
 TEST(GemvSimArgs, RejectsBadShapesWithAMessage) {
@@ -163,10 +163,10 @@ TEST(GemvSimArgs, RejectsBadShapesWithAMessage) {
   a.batch = 1;
   a.type = QE_TYPE_Q4_K;
   EXPECT_NE(gemv_a16_sim(a).find("multiple of 256"), std::string::npos);
-  a.type = QE_TYPE_Q6_K;
+  a.type = QE_TYPE_Q5_K;
   EXPECT_NE(gemv_a16_sim(a).find("no GPU kernel"), std::string::npos);
   EXPECT_THROW(repack_tiled(QE_TYPE_Q4_0, nullptr, 1, 48), std::invalid_argument);
-  EXPECT_THROW(repack_tiled(QE_TYPE_Q6_K, nullptr, 1, 256), std::invalid_argument);
+  EXPECT_THROW(repack_tiled(QE_TYPE_Q5_K, nullptr, 1, 256), std::invalid_argument);
 }
 
 }  // namespace

@@ -67,6 +67,55 @@ TiledHost repack_q4_k(const qe_block_q4_K* src, int rows, int K) {
   return h;
 }
 
+// Q6_K: element n (0..255) = 128 h + 64 k + t: low 4 bits nibble k of ql[64 h + t], high 2
+// bits bits 2s..2s+1 of qh[32 h + t % 32], s = 2k + t / 32 (qe_format.h).
+uint32_t low_of(const qe_block_q6_K& b, int n) {
+  const int h = n / 128, k = (n % 128) / 64, t = n % 64;
+  return (b.ql[64 * h + t] >> (4 * k)) & 0xFu;
+}
+uint32_t high_of(const qe_block_q6_K& b, int n) {
+  const int h = n / 128, k = (n % 128) / 64, t = n % 64;
+  return (b.qh[32 * h + t % 32] >> (2 * (2 * k + t / 32))) & 3u;
+}
+
+TiledHost repack_q6_k(const qe_block_q6_K* src, int rows, int K) {
+  using L = Tiled<Q6_KTiled>;
+  TiledHost h;
+  h.type = QE_TYPE_Q6_K;
+  h.rows = rows;
+  h.K = K;
+  h.chunks = L::chunks(K);
+  const size_t row_words = size_t(h.chunks) * L::kChunkWords, row_scales = size_t(h.chunks) * L::kChunkScales;
+  h.codes.assign(size_t(rows) * row_words, 0);
+  h.scales.assign(size_t(rows) * row_scales, 0);
+  // Where each element's high bits go in bytes A (even elements) and B (odd): e2/e3 at bit 0,
+  // e6/e7 at 2, e0/e1 at 4, e4/e5 at 6 (see tiled_layout.h).
+  constexpr int kHighShift[8] = {4, 4, 0, 0, 6, 6, 2, 2};
+  const int supers = K / 256;
+  for (int r = 0; r < rows; ++r)
+    for (int sb = 0; sb < supers; ++sb) {
+      const qe_block_q6_K& b = src[size_t(r) * size_t(supers) + size_t(sb)];
+      const int c = sb / 4, g = sb % 4;
+      uint16_t* sc = &h.scales[size_t(r) * row_scales + size_t(c) * L::kChunkScales];
+      sc[32 + g] = b.d;
+      uint32_t* chunk = &h.codes[size_t(r) * row_words + size_t(c) * L::kChunkWords];
+      for (int lane = 0; lane < 32; ++lane) {
+        // int8 sc of sub-block lane / 2 at byte (lane / 2) * 4 + g of the scales.
+        reinterpret_cast<uint8_t*>(sc)[(lane >> 1) * 4 + g] = uint8_t(b.scales[lane / 2]);
+        uint32_t w = 0, a = 0, bb = 0;
+        for (int e = 0; e < 8; ++e) {
+          w |= low_of(b, lane * 8 + e) << (4 * Q4_0Tiled::kNibblePos[e]);
+          (e % 2 ? bb : a) |= high_of(b, lane * 8 + e) << kHighShift[e];
+        }
+        chunk[lane * 4 + g] = w;
+        // High-bit word g / 2 of the lane: bytes [A_even, A_odd, B_even, B_odd] of its two groups.
+        uint32_t& hw = chunk[128 + lane * 2 + g / 2];
+        hw |= (a << (8 * (g & 1))) | (bb << (16 + 8 * (g & 1)));
+      }
+    }
+  return h;
+}
+
 template <class F, class Block>
 TiledHost repack(qe_type t, const Block* src, int rows, int K, uint32_t pad_word) {
   using L = Tiled<F>;
@@ -98,7 +147,9 @@ TiledHost repack(qe_type t, const Block* src, int rows, int K, uint32_t pad_word
 
 }  // namespace
 
-bool has_tiled_layout(qe_type t) { return t == QE_TYPE_Q4_0 || t == QE_TYPE_Q8_0 || t == QE_TYPE_Q4_K; }
+bool has_tiled_layout(qe_type t) {
+  return t == QE_TYPE_Q4_0 || t == QE_TYPE_Q8_0 || t == QE_TYPE_Q4_K || t == QE_TYPE_Q6_K;
+}
 
 TiledHost repack_tiled(qe_type t, const void* src, int rows, int K) {
   if (!has_tiled_layout(t)) throw std::invalid_argument("repack_tiled: no GPU layout for this weight type yet");
@@ -108,6 +159,7 @@ TiledHost repack_tiled(qe_type t, const void* src, int rows, int K) {
                                 ", got rows=" + std::to_string(rows) + " K=" + std::to_string(K));
   }
   if (t == QE_TYPE_Q4_K) return repack_q4_k(static_cast<const qe_block_q4_K*>(src), rows, K);
+  if (t == QE_TYPE_Q6_K) return repack_q6_k(static_cast<const qe_block_q6_K*>(src), rows, K);
   if (t == QE_TYPE_Q4_0) return repack<Q4_0Tiled>(t, static_cast<const qe_block_q4_0*>(src), rows, K, 0x88888888u);
   return repack<Q8_0Tiled>(t, static_cast<const qe_block_q8_0*>(src), rows, K, 0x80808080u);
 }

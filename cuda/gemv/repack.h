@@ -19,7 +19,7 @@ struct TiledHost {
   std::vector<uint16_t> scales;  // (rows, chunks, 8 * groups)
 };
 
-// True for the types that have a tiled layout (Q4_0, Q8_0, Q4_K).
+// True for the types that have a tiled layout (Q4_0, Q8_0, Q4_K, Q6_K).
 bool has_tiled_layout(qe_type t);
 
 // src: (rows, K / block elements) GGUF blocks of `t`, row-major. Throws std::invalid_argument

@@ -69,7 +69,10 @@ struct Matrix {
 };
 
 int chunk_scales(qe_type type) {
-  return type == QE_TYPE_Q8_0 ? Q8_0Tiled::kChunkScales : type == QE_TYPE_Q4_K ? Q4_KTiled::kChunkScales : Q4_0Tiled::kChunkScales;
+  return type == QE_TYPE_Q8_0   ? Q8_0Tiled::kChunkScales
+         : type == QE_TYPE_Q4_K ? Q4_KTiled::kChunkScales
+         : type == QE_TYPE_Q6_K ? Q6_KTiled::kChunkScales
+                                : Q4_0Tiled::kChunkScales;
 }
 
 Matrix make_matrix(qe_type type, int rows, int K, uint32_t seed) {
@@ -78,7 +81,7 @@ Matrix make_matrix(qe_type type, int rows, int K, uint32_t seed) {
   m.rows = rows;
   m.K = K;
   m.chunks = type == QE_TYPE_Q8_0 ? Tiled<Q8_0Tiled>::chunks(K) : Tiled<Q4_0Tiled>::chunks(K);  // Q4_K: as Q4_0
-  const size_t words = size_t(rows) * size_t(m.chunks) * 128;
+  const size_t words = size_t(rows) * size_t(m.chunks) * size_t(type == QE_TYPE_Q6_K ? Q6_KTiled::kChunkWords : 128);
   const size_t scales = size_t(rows) * size_t(m.chunks) * size_t(chunk_scales(type));
   CUDA_OK(cudaMalloc(&m.qs, words * 4));
   CUDA_OK(cudaMalloc(&m.scales, scales * 2));
@@ -186,7 +189,8 @@ int main(int argc, char** argv) {
       {"llama2-7b", QE_TYPE_Q8_0, 4096, 11008, 4096, 32000, 32},
       {"llama3-8b", QE_TYPE_Q8_0, 4096, 14336, 1024, 128256, 32},
       {"llama2-7b", QE_TYPE_Q4_K, 4096, 11008, 4096, 32000, 32},
-      {"llama3-8b", QE_TYPE_Q4_K, 4096, 14336, 1024, 128256, 32}};
+      {"llama3-8b", QE_TYPE_Q4_K, 4096, 14336, 1024, 128256, 32},
+      {"llama3-8b", QE_TYPE_Q6_K, 4096, 14336, 1024, 128256, 32}};
   if (quick) models.resize(1);
   if (profile != nullptr) {
     models = {models[std::strcmp(profile, "q8_0") == 0 ? 2 : 0]};
@@ -234,7 +238,7 @@ int main(int argc, char** argv) {
     cudaGraph_t graph;
     CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
     auto launch = [&](const Matrix& mat, int row0, int rows) {
-      const size_t words = size_t(row0) * size_t(mat.chunks) * 128;
+      const size_t words = size_t(row0) * size_t(mat.chunks) * size_t(mat.type == QE_TYPE_Q6_K ? Q6_KTiled::kChunkWords : 128);
       const size_t sc = size_t(row0) * size_t(mat.chunks) * size_t(chunk_scales(mat.type));
       const GemvArgs a{mat.type, mat.qs + words, mat.scales + sc, rows, mat.K, mat.chunks, x, y, batch};
       const std::string why = gemv_a16_device(a, v, stream, overlap);
@@ -384,7 +388,7 @@ int main(int argc, char** argv) {
     // 5. W4A8 / W8A8: the same step with int8 activations (gemv_a8.cuh, row-tiled), the
     // activations quantized once ("a8") or before each of the 4 launches of a layer and the head
     // ("a8+q", what an engine without a fused norm/swiglu + quantize would pay).
-    if (!quick && m.type != QE_TYPE_Q4_K) {
+    if (!quick && (m.type == QE_TYPE_Q4_0 || m.type == QE_TYPE_Q8_0)) {
       std::vector<A8Matrix> a8;
       for (int l = 0; l < m.layers; ++l) {
         a8.push_back(make_a8_matrix(m.type, m.dim + 2 * m.kv_dim, m.dim, 1000u + 4u * uint32_t(l)));

@@ -409,7 +409,7 @@ int main(int argc, char** argv) {
     shapes.insert(shapes.end(), std::begin(big), std::end(big));
   }
   uint32_t seed = 1;
-  for (qe_type type : {QE_TYPE_Q4_0, QE_TYPE_Q8_0, QE_TYPE_Q4_K})
+  for (qe_type type : {QE_TYPE_Q4_0, QE_TYPE_Q8_0, QE_TYPE_Q4_K, QE_TYPE_Q6_K})
     for (const Shape& s : shapes) {
       const int be = qe_type_get(type)->block_elems;  // Q4_K: K rounded up to 256
       test_gemv(type, s.rows, (s.K + be - 1) / be * be, s.batch, s.sim, seed++);
