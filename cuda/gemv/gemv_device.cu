@@ -1,32 +1,10 @@
 // gemv_device.cu: the decode GEMVs built by nvcc for the GPU.
+#include "common/launch.cuh"
 #include "gemv/gemv_device.h"
 #include "gemv/gemv_dispatch.inl"
 
 namespace qe::cuda {
 
-namespace {
-
-// Launches `kernel` with `blocks` x `threads`, with programmatic dependent launch if `overlap`.
-template <class... P, class... A>
-cudaError_t launch_ex(void (*kernel)(P...), int blocks, int threads, cudaStream_t stream, bool overlap, A... args) {
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(unsigned(blocks));
-  cfg.blockDim = dim3(unsigned(threads));
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = overlap ? 1 : 0;
-  const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, args...);
-  return e != cudaSuccess ? e : cudaGetLastError();
-}
-
-std::string launch_error(const char* what, cudaError_t e) {
-  return e == cudaSuccess ? std::string() : std::string(what) + ": launch failed: " + cudaGetErrorString(e);
-}
-
-}  // namespace
 
 std::string gemv_a16_device(const GemvArgs& a, const GemvVariant& v, cudaStream_t stream, bool overlap) {
   std::string why = gemv_a16_check(a, v);

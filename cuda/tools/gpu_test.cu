@@ -18,6 +18,8 @@
 #include "gemv/gemv.h"
 #include "gemv/gemv_device.h"
 #include "gemv/repack.h"
+#include "ops/ops.h"
+#include "ops/ops_device.h"
 #include "cpu/a8_spec.h"
 #include "ref/ref.h"
 
@@ -370,6 +372,51 @@ void test_a8(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t s
   report(ok, line);
 }
 
+// ---- small decode-step ops: device == simulator, bit for bit ------------------------------------
+
+void test_ops(uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int n = 4096, batch = 2, V = 128256;
+  std::vector<float> x(size_t(n) * batch), w(static_cast<size_t>(n)), gu(size_t(2 * n) * batch), logits(size_t(V) * batch);
+  for (float& v : x) v = 3.0f * nd(rng);
+  for (float& v : w) v = nd(rng);
+  for (float& v : gu) v = 6.0f * nd(rng);
+  for (float& v : logits) v = 5.0f * nd(rng);
+  logits[size_t(V) + 100] = logits[size_t(V) + 90000] = 99.0f;  // a tie in row 1: id 100 wins
+
+  DeviceBuffer<float> dx(x.size()), dw(w.size()), dgu(gu.size()), dl(logits.size()), dsw(size_t(n) * batch), dy(x.size());
+  DeviceBuffer<uint16_t> dn(x.size());
+  DeviceBuffer<int32_t> dids(static_cast<size_t>(batch));
+  dx.upload(x);
+  dw.upload(w);
+  dgu.upload(gu);
+  dl.upload(logits);
+  dy.upload(x);
+  std::string why = rmsnorm_device({dx.p, dw.p, n, batch, 1e-5f, dn.p}, nullptr);
+  if (why.empty()) why = swiglu_device({dgu.p, n, batch, false, dsw.p}, nullptr);
+  if (why.empty()) why = add_device(dy.p, dsw.p, n * batch, nullptr);
+  if (why.empty()) why = argmax_device({dl.p, V, batch, dids.p}, nullptr);
+  CUDA_OK(cudaDeviceSynchronize());
+  if (!why.empty()) return report(false, "ops: " + why);
+
+  std::vector<uint16_t> sn(x.size());
+  std::vector<float> ssw(size_t(n) * batch), sy = x;
+  int32_t sids[2] = {-1, -1};
+  rmsnorm_sim({x.data(), w.data(), n, batch, 1e-5f, sn.data()});
+  swiglu_sim({gu.data(), n, batch, false, ssw.data()});
+  add_sim(sy.data(), ssw.data(), n * batch);
+  argmax_sim({logits.data(), V, batch, sids});
+  const std::vector<uint16_t> hn = dn.download();
+  const std::vector<float> hsw = dsw.download(), hy = dy.download();
+  const std::vector<int32_t> hids = dids.download();
+  report(hn == sn, "rmsnorm n=4096 batch=2: device == simulator bit for bit");
+  report(std::memcmp(hsw.data(), ssw.data(), hsw.size() * 4) == 0, "swiglu n=4096 batch=2: device == simulator bit for bit");
+  report(std::memcmp(hy.data(), sy.data(), hy.size() * 4) == 0, "add n=8192: device == simulator bit for bit");
+  report(hids[0] == sids[0] && hids[1] == sids[1] && hids[1] == 100,
+         "argmax V=128256 batch=2: device == simulator (" + std::to_string(hids[0]) + ", " + std::to_string(hids[1]) + ")");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -421,6 +468,8 @@ int main(int argc, char** argv) {
   }
   for (qe_type type : {QE_TYPE_Q4_0, QE_TYPE_Q8_0})
     for (const Shape& s : a8_shapes) test_a8(type, s.rows, s.K, std::min(s.batch, 2), s.sim, seed++);
+
+  test_ops(seed++);
 
   std::printf("%s: %d failure(s)\n", g_failures ? "FAILED" : "ALL PASSED", g_failures);
   return g_failures ? 1 : 0;
