@@ -17,6 +17,8 @@
 
 #include "gemv/gemv.h"
 #include "gemv/gemv_device.h"
+#include "attention/attention.h"
+#include "attention/attention_device.h"
 #include "gemv/a8_layout.h"
 #include "gemv/tiled_layout.h"
 
@@ -446,6 +448,68 @@ int main(int argc, char** argv) {
         cudaFree(mat.codes);
         cudaFree(mat.scales);
       }
+    }
+  }
+  // Decode attention over an fp16 cache, llama3-8b's shape (32 heads, 8 KV heads, dim 128), one
+  // layer at depths 512-16384: 32 launch pairs (one per layer's cache) in a graph, median.
+  if (profile == nullptr) {
+    const int n_heads = 32, n_kv_heads = 8, D = 128, layers = 32;
+    for (int depth : {512, 4096, 16384}) {
+      const size_t per_layer = size_t(n_kv_heads) * size_t(depth) * D;
+      uint16_t* kv = nullptr;
+      float *q = nullptr, *out = nullptr, *scratch = nullptr;
+      CUDA_OK(cudaMalloc(&kv, per_layer * 2 * 2 * layers));
+      CUDA_OK(cudaMalloc(&q, size_t(n_heads) * D * 4));
+      CUDA_OK(cudaMalloc(&out, size_t(n_heads) * D * 4));
+      CUDA_OK(cudaMalloc(&scratch, attn_decode_scratch_floats(n_heads, D, depth) * 4));
+      fill_scales<<<1024, 256>>>(kv, per_layer * 2 * layers, 3u);  // finite halves
+      fill_scales<<<64, 256>>>(reinterpret_cast<uint16_t*>(q), size_t(n_heads) * D * 2, 4u);
+      CUDA_OK(cudaDeviceSynchronize());
+      cudaGraph_t graph;
+      CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+      for (int l = 0; l < layers; ++l) {
+        AttnDecodeArgs a;
+        a.q = q;
+        a.k = kv + per_layer * 2 * size_t(l);
+        a.v = a.k + per_layer;
+        a.n_heads = n_heads;
+        a.n_kv_heads = n_kv_heads;
+        a.head_dim = D;
+        a.n_ctx = depth;
+        a.n_kv = depth;
+        a.scale = 0.088f;
+        a.out = out;
+        a.scratch = scratch;
+        const std::string why = attn_decode_device(a, stream, true);
+        if (!why.empty()) return std::fprintf(stderr, "gpu_bench: %s\n", why.c_str()), 1;
+      }
+      CUDA_OK(cudaStreamEndCapture(stream, &graph));
+      cudaGraphExec_t exec;
+      CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+      std::vector<float> ms;
+      for (int i = 0; i < reps + 3; ++i) {
+        CUDA_OK(cudaEventRecord(t0, stream));
+        CUDA_OK(cudaGraphLaunch(exec, stream));
+        CUDA_OK(cudaEventRecord(t1, stream));
+        CUDA_OK(cudaEventSynchronize(t1));
+        float t = 0;
+        CUDA_OK(cudaEventElapsedTime(&t, t0, t1));
+        if (i >= 3) ms.push_back(t);
+      }
+      CUDA_OK(cudaGraphExecDestroy(exec));
+      CUDA_OK(cudaGraphDestroy(graph));
+      const double sec = double(median(ms)) * 1e-3 / layers, bytes = double(per_layer) * 2 * 2;
+      std::printf("attention f16 llama3-8b depth %5d: %7.2f us a layer, %5.0f GB/s (%4.1f%% of copy), ideal %6.2f us\n",
+                  depth, sec * 1e6, bytes / sec / 1e9, 100.0 * bytes / sec / probe, bytes / probe * 1e6);
+      char entry[256];
+      std::snprintf(entry, sizeof entry, "%s{\"attention\": \"f16\", \"model\": \"llama3-8b\", \"depth\": %d, \"layer_us\": %.2f, \"gbs\": %.1f}",
+                    first_json ? "" : ", ", depth, sec * 1e6, bytes / sec / 1e9);
+      json += entry;
+      first_json = false;
+      cudaFree(kv);
+      cudaFree(q);
+      cudaFree(out);
+      cudaFree(scratch);
     }
   }
   json += "]}\n";

@@ -18,6 +18,8 @@
 #include "gemv/gemv.h"
 #include "gemv/gemv_device.h"
 #include "gemv/repack.h"
+#include "attention/attention.h"
+#include "attention/attention_device.h"
 #include "ops/ops.h"
 #include "ops/ops_device.h"
 #include "cpu/a8_spec.h"
@@ -417,6 +419,54 @@ void test_ops(uint32_t seed) {
          "argmax V=128256 batch=2: device == simulator (" + std::to_string(hids[0]) + ", " + std::to_string(hids[1]) + ")");
 }
 
+// ---- decode attention over an fp16 cache: device == simulator, bit for bit ---------------------
+
+void test_attention(int n_heads, int n_kv_heads, int D, int n_kv, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int n_ctx = n_kv + 5;
+  std::vector<float> q(size_t(n_heads) * size_t(D));
+  for (float& x : q) x = nd(rng);
+  std::vector<uint16_t> k(size_t(n_kv_heads) * size_t(n_ctx) * size_t(D)), v(k.size());
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = qe_fp32_to_fp16(nd(rng));
+    v[i] = qe_fp32_to_fp16(nd(rng));
+  }
+  const size_t nscratch = attn_decode_scratch_floats(n_heads, D, n_kv);
+  DeviceBuffer<float> dq(q.size()), dout(q.size()), dscr(nscratch);
+  DeviceBuffer<uint16_t> dk(k.size()), dv(v.size());
+  dq.upload(q);
+  dk.upload(k);
+  dv.upload(v);
+  AttnDecodeArgs a;
+  a.q = dq.p;
+  a.k = dk.p;
+  a.v = dv.p;
+  a.n_heads = n_heads;
+  a.n_kv_heads = n_kv_heads;
+  a.head_dim = D;
+  a.n_ctx = n_ctx;
+  a.n_kv = n_kv;
+  a.scale = 1.0f / std::sqrt(float(D));
+  a.out = dout.p;
+  a.scratch = dscr.p;
+  const std::string why = attn_decode_device(a, nullptr);
+  CUDA_OK(cudaDeviceSynchronize());
+  char name[160];
+  std::snprintf(name, sizeof name, "attention f16 heads=%d/%d D=%d n_kv=%d", n_heads, n_kv_heads, D, n_kv);
+  if (!why.empty()) return report(false, std::string(name) + ": " + why);
+  const std::vector<float> got = dout.download();
+  std::vector<float> want(q.size()), scr(nscratch);
+  AttnDecodeArgs s = a;
+  s.q = q.data();
+  s.k = k.data();
+  s.v = v.data();
+  s.out = want.data();
+  s.scratch = scr.data();
+  attn_decode_sim(s);
+  report(std::memcmp(got.data(), want.data(), got.size() * 4) == 0, std::string(name) + ": device == simulator bit for bit");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -470,6 +520,9 @@ int main(int argc, char** argv) {
     for (const Shape& s : a8_shapes) test_a8(type, s.rows, s.K, std::min(s.batch, 2), s.sim, seed++);
 
   test_ops(seed++);
+  test_attention(9, 3, 64, 31, seed++);
+  test_attention(32, 8, 128, quick ? 300 : 4097, seed++);
+  test_attention(8, 1, 256, 129, seed++);
 
   std::printf("%s: %d failure(s)\n", g_failures ? "FAILED" : "ALL PASSED", g_failures);
   return g_failures ? 1 : 0;

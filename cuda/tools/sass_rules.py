@@ -5,7 +5,7 @@ Reads the SASS and the resource usage of every kernel in BINARY with cuobjdump (
 which cuobjdump calls). CUDA 13.0 ships neither on our build machines; scripts/install-deps.sh
 installs them from PyPI (nvidia-cuda-cuobjdump, nvidia-cuda-nvdisasm), whose 13.x tools read
 CUDA 13.0 objects. Rules:
-  every kernel            no local memory (LDL/STL, a STACK or LOCAL size: spills or arrays
+  every qengine kernel    no local memory (LDL/STL, a STACK or LOCAL size: spills or arrays
                           indexed at run time), no fp64 instruction, at most 128 registers
   gemv_a16*, gemv_a8*     weights read with 16-byte streaming loads (LDG.E.NA.128)
   gemv_a16*               fp16x2 arithmetic (HFMA2)
@@ -85,7 +85,7 @@ def main():
         elif current and "REG:" in line:
             resources[current] = {k: int(v) for k, v in re.findall(r"(\w+(?:\[\d+\])?):(\d+)", line)}
 
-    hot = [f for f in code if re.search(r"gemv_a16|gemv_a8|quantize_act8", f)]
+    hot = [f for f in code if re.search(r"gemv_a16|gemv_a8|quantize_act8|attn_decode|rmsnorm_f16|swiglu|add_inplace|argmax", f)]
     if not hot:
         print(f"sass_rules: no qengine kernels for {arch} in {binary}", file=sys.stderr)
         return 1
