@@ -9,25 +9,15 @@ std::string attn_decode_device(const AttnDecodeArgs& a, cudaStream_t stream, boo
   std::string why = attn_decode_check(a);
   if (!why.empty()) return why;
   const int chunks = attn_chunks(a.n_kv);
-  float* pm = a.scratch;
-  float* pl = pm + size_t(a.n_heads) * size_t(chunks);
-  float* po = pl + size_t(a.n_heads) * size_t(chunks);
+  const AttnScratch s = attn_scratch(a);
   cudaError_t e = cudaSuccess;
   attn_dispatch(a, [&](auto chunk_kernel, auto merge_kernel) {
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(unsigned(a.n_kv_heads), unsigned(chunks));
-    cfg.blockDim = dim3(128);
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = overlap ? 1 : 0;
-    e = cudaLaunchKernelEx(&cfg, chunk_kernel, a.q, a.k, a.v, a.n_ctx, a.n_kv, a.scale, pm, pl, po);
-    if (e == cudaSuccess) e = cudaGetLastError();
+    e = launch_ex(chunk_kernel, dim3(unsigned(a.n_kv_heads), unsigned(chunks)), 128, stream, overlap, a.q, a.k, a.v,
+                  a.n_ctx, a.n_kv, a.scale, s.m, s.l, s.o);
     if (e == cudaSuccess)
-      e = launch_ex(merge_kernel, a.n_heads, a.head_dim, stream, overlap, static_cast<const float*>(pm),
-                    static_cast<const float*>(pl), static_cast<const float*>(po), chunks, a.out);
+      e = launch_ex(merge_kernel, dim3(unsigned(a.n_heads)), a.head_dim, stream, overlap,
+                    static_cast<const float*>(s.m), static_cast<const float*>(s.l), static_cast<const float*>(s.o),
+                    chunks, a.out);
   });
   return launch_error("attention", e);
 }

@@ -33,7 +33,8 @@ void run_case(const Case& c, uint32_t seed) {
         v[i] = qe_fp32_to_fp16(nd(rng));
       }
   const float scale = 1.0f / std::sqrt(float(D));
-  std::vector<float> out(size_t(c.n_heads) * D, std::nanf("")), scratch(attn_decode_scratch_floats(c.n_heads, D, c.n_kv));
+  std::vector<float> out(size_t(c.n_heads) * D, std::nanf("")),
+      scratch(attn_decode_scratch_floats(c.n_heads, D, c.n_kv));
   AttnDecodeArgs a;
   a.q = q.data();
   a.k = k.data();
@@ -55,7 +56,8 @@ void run_case(const Case& c, uint32_t seed) {
     for (int p = 0; p < c.n_kv; ++p) {
       double dot = 0;
       for (int d = 0; d < D; ++d)
-        dot += double(q[size_t(h) * D + size_t(d)]) * qe_fp16_to_fp32(k[(size_t(kvh) * n_ctx + size_t(p)) * D + size_t(d)]);
+        dot += double(q[size_t(h) * D + size_t(d)]) *
+               qe_fp16_to_fp32(k[(size_t(kvh) * n_ctx + size_t(p)) * D + size_t(d)]);
       s[size_t(p)] = dot * scale;
       mx = std::max(mx, s[size_t(p)]);
     }
@@ -70,8 +72,8 @@ void run_case(const Case& c, uint32_t seed) {
       }
       const float got = out[size_t(h) * D + size_t(d)];
       ASSERT_TRUE(std::isfinite(got)) << "head " << h << " dim " << d;
-      ASSERT_NEAR(got, o / l, 2e-5 * mag / l + 1e-6)
-          << "heads " << c.n_heads << "/" << c.n_kv_heads << " D " << D << " n_kv " << c.n_kv << " head " << h << " dim " << d;
+      ASSERT_NEAR(got, o / l, 2e-5 * mag / l + 1e-6) << "heads " << c.n_heads << "/" << c.n_kv_heads << " D " << D
+                                                     << " n_kv " << c.n_kv << " head " << h << " dim " << d;
     }
   }
 }
@@ -79,7 +81,7 @@ void run_case(const Case& c, uint32_t seed) {
 // Contexts around the chunk (128) and warp (32) edges, every head dimension, MHA and GQA groups
 // 3 (SmolLM2), 4 (Llama 3), 7 (Qwen2 0.5B) and 8.
 TEST(AttentionSim, DecodeF16MatchesTheReference) {
-  const Case cases[] = {{3, 1, 64, 1},   {9, 3, 64, 31},   {4, 4, 128, 33},  {8, 2, 128, 129},
+  const Case cases[] = {{3, 1, 64, 1},   {9, 3, 64, 31},   {4, 4, 128, 33},   {8, 2, 128, 129},
                         {7, 1, 64, 257}, {8, 1, 256, 100}, {32, 8, 128, 300}, {2, 1, 128, 4097}};
   uint32_t seed = 1;
   for (const Case& c : cases) run_case(c, seed++);

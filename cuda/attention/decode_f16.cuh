@@ -32,13 +32,13 @@ QE_DEVICE_FN float merge_factor(float a, float b) { return a == kNegInf ? 0.0f :
 //   q (n_heads, D) fp32; k, v: (n_kv_heads, n_ctx, D) fp16 bits; n_kv visible positions.
 //   Writes pm, pl (n_heads, chunks) and po (n_heads, chunks, D). Grid (n_kv_heads, chunks), 128.
 template <int G, int D>
-__global__ void __launch_bounds__(128, 4) attn_decode_f16_chunk(const float* __restrict__ q, const uint16_t* __restrict__ k,
-                                                             const uint16_t* __restrict__ v, int n_ctx, int n_kv,
-                                                             float scale, float* __restrict__ pm, float* __restrict__ pl,
-                                                             float* __restrict__ po) {
+__global__ void __launch_bounds__(128, 4)
+    attn_decode_f16_chunk(const float* __restrict__ q, const uint16_t* __restrict__ k, const uint16_t* __restrict__ v,
+                          int n_ctx, int n_kv, float scale, float* __restrict__ pm, float* __restrict__ pl,
+                          float* __restrict__ po) {
   static_assert(D % 32 == 0 && D <= 256, "head dimension: a multiple of 32 up to 256");
   constexpr int kPer = D / 32;  // dimensions per lane in P.V
-  QE_SHARED(float, qs, G * D);
+  QE_SHARED(float, qs, G* D);
   QE_SHARED(float, wm, 4 * G);
   QE_SHARED(float, wl, 4 * G);
   QE_SHARED(float, wo, 4 * G * D);
@@ -149,9 +149,9 @@ __global__ void __launch_bounds__(128, 4) attn_decode_f16_chunk(const float* __r
 
 // out (n_heads, D) fp32 = merged chunks / l. Grid: n_heads blocks of D threads.
 template <int D>
-__global__ void __launch_bounds__(256) attn_decode_merge(const float* __restrict__ pm, const float* __restrict__ pl,
-                                                        const float* __restrict__ po, int chunks,
-                                                        float* __restrict__ out) {
+__global__ void __launch_bounds__(256)
+    attn_decode_merge(const float* __restrict__ pm, const float* __restrict__ pl, const float* __restrict__ po,
+                      int chunks, float* __restrict__ out) {
   grid_dependency_wait();
   allow_dependent_launch();
   const int h = int(blockIdx.x), d = int(threadIdx.x);

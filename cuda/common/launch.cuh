@@ -7,13 +7,13 @@
 
 namespace qe::cuda {
 
-// Launches `kernel` with `blocks` x `threads` on `stream`; with `overlap`, as a programmatic
+// Launches `kernel` on a `grid` of blocks of `threads` on `stream`; with `overlap`, as a programmatic
 // dependent launch (sm_90+: the kernel may start before the previous one in the stream ends and
 // waits for it in grid_dependency_wait()). Returns the launch's error, or the last error.
 template <class... P, class... A>
-cudaError_t launch_ex(void (*kernel)(P...), int blocks, int threads, cudaStream_t stream, bool overlap, A... args) {
+cudaError_t launch_ex(void (*kernel)(P...), dim3 grid, int threads, cudaStream_t stream, bool overlap, A... args) {
   cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(unsigned(blocks));
+  cfg.gridDim = grid;
   cfg.blockDim = dim3(unsigned(threads));
   cfg.stream = stream;
   cudaLaunchAttribute attr[1];

@@ -9,12 +9,11 @@
 // element 0), which keeps cuda_fp16.h out of the kernels and lets the host model them exactly.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "format/qe_format.h"
-
-#include <cmath>
-#include <cstring>
 
 // Under nvcc the helpers are host-device functions: the device pass takes the asm branch, the
 // host pass (host code of a .cu file, e.g. the GPU tests' own models) the host model.

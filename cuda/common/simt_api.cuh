@@ -9,10 +9,10 @@
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
 #define QE_DEVICE_FN __device__ __forceinline__
-#define QE_SHARED(Type, name, count)                  \
+#define QE_SHARED(Type, name, count)                   \
   __shared__ __align__(16) Type name##_storage[count]; \
   Type* name = name##_storage
-#define QE_DYN_SHARED(Type, name)                      \
+#define QE_DYN_SHARED(Type, name)                               \
   extern __shared__ __align__(16) unsigned char name##_bytes[]; \
   Type* name = reinterpret_cast<Type*>(name##_bytes)
 #else

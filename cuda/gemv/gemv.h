@@ -56,8 +56,9 @@ constexpr bool gemv_variant_compiled(const GemvVariant& v, int batch, qe_type ty
   for (int i = 0; i < int(sizeof(kGemvVariants) / sizeof(kGemvVariants[0])); ++i) {
     if (batch > kGemvWideBatch && i >= 2) return false;
     const GemvVariant& c = kGemvVariants[i];
-    if (v.row_tile > 0 ? c.row_tile == v.row_tile
-                       : c.row_tile == 0 && c.rows_per_warp == v.rows_per_warp && c.chunks_per_round == v.chunks_per_round)
+    if (v.row_tile > 0
+            ? c.row_tile == v.row_tile
+            : c.row_tile == 0 && c.rows_per_warp == v.rows_per_warp && c.chunks_per_round == v.chunks_per_round)
       return true;
   }
   return false;

@@ -14,17 +14,18 @@
 //
 // Work split: one warp owns R rows; per row and chunk, lane l reads 16 contiguous bytes (a
 // coalesced 512-byte warp read); U chunks are loaded per round and round n + 1 is requested
-// before round n is computed, so each warp keeps U * R * 512 to 2 * U * R * 512 bytes in flight. A group's activations (8 halves, one 16-byte load, contiguous
-// across the warp) serve the R rows. The warp's sums meet in a butterfly of shuffles; lane 0
-// writes y. Launched with programmatic dependent launch (gemv_device.cu), the weight loads of
-// the first round overlap the end of the previous kernel. Every float operation is explicit (fmaf, no contraction), so the simulator build
-// computes the same bits as the device.
+// before round n is computed, so each warp keeps U * R * 512 to 2 * U * R * 512 bytes in flight. A group's activations
+// (8 halves, one 16-byte load, contiguous across the warp) serve the R rows. The warp's sums meet in a butterfly of
+// shuffles; lane 0 writes y. Launched with programmatic dependent launch (gemv_device.cu), the weight loads of the
+// first round overlap the end of the previous kernel. Every float operation is explicit (fmaf, no contraction), so the
+// simulator build computes the same bits as the device.
 #pragma once
 
 #include <cstdint>
 
 #include "common/ptx.cuh"
 #include "common/simt_api.cuh"
+#include "gemv/rowtile_reduce.cuh"
 #include "gemv/tiled_layout.h"
 
 namespace qe::cuda {
@@ -103,7 +104,9 @@ QE_DEV GroupScale group_scale(Q4_0Tiled, const ScalesQ4_0& s, int g) {
 struct ScalesQ8_0 {
   uint32_t s;  // fp16 scales of groups (0, 1)
 };
-QE_DEV ScalesQ8_0 load_scales(Q8_0Tiled, const uint16_t* chunk, const uint32_t*, int lane) { return {load_cached_32(chunk + (lane >> 2) * 2)}; }
+QE_DEV ScalesQ8_0 load_scales(Q8_0Tiled, const uint16_t* chunk, const uint32_t*, int lane) {
+  return {load_cached_32(chunk + (lane >> 2) * 2)};
+}
 QE_DEV GroupScale group_scale(Q8_0Tiled, const ScalesQ8_0& s, int g) {
   const float d = g ? half_hi_to_float(s.s) : half_lo_to_float(s.s);
   return {d * Q8_0Tiled::kScaleMul, 0.0f};
@@ -165,11 +168,11 @@ QE_DEV GroupScale group_scale(Q6_KTiled, const ScalesQ6_K& s, int g) {
 // Q6_K group g: the low nibbles as Q4's, the high 2 bits put above them (mantissa bits 4-5 of
 // the (e0,e1) and (e4,e5) pairs, 8-9 of the x16 pairs), then (v - 32) / 32, exact in fp16.
 QE_DEV Half8 dequant_group(Q6_KTiled, const U32x4& v, const ScalesQ6_K& s, int g) {
-  constexpr uint32_t kMagic = 0x64006400u;    // 1024
-  constexpr uint32_t kLowMul = 0x28002800u;   // 1/32:  (1024 + v) / 32 - 33 = (v - 32) / 32
-  constexpr uint32_t kLowBias = 0xD020D020u;  // -33
-  constexpr uint32_t kHighMul = 0x18001800u;  // 1/512: (1024 + 16 v) / 512 - 3 = (v - 32) / 32
-  constexpr uint32_t kHighBias = 0xC200C200u; // -3
+  constexpr uint32_t kMagic = 0x64006400u;     // 1024
+  constexpr uint32_t kLowMul = 0x28002800u;    // 1/32:  (1024 + v) / 32 - 33 = (v - 32) / 32
+  constexpr uint32_t kLowBias = 0xD020D020u;   // -33
+  constexpr uint32_t kHighMul = 0x18001800u;   // 1/512: (1024 + 16 v) / 512 - 3 = (v - 32) / 32
+  constexpr uint32_t kHighBias = 0xC200C200u;  // -3
   const uint32_t q = word_of(v, g), q8 = q >> 8;
   const uint32_t hw = s.hi[g >> 1] >> (8 * (g & 1));  // A in byte 0, B in byte 2
   Half8 r;
@@ -211,6 +214,30 @@ QE_DEV void gemv_load_round(const uint32_t* codes, const uint16_t* scales, const
       const size_t rc = size_t(row[r]) * size_t(chunks) + size_t(c);
       wq[u][r] = load_stream_128(codes + rc * L::kChunkWords + lane * 4);
       sc[u][r] = load_scales(F{}, scales + rc * L::kChunkScales, codes + rc * L::kChunkWords, lane);
+    }
+  }
+}
+
+// One 8-element group g of N rows against B activation columns: acc[n][b] += the rows' group
+// terms (the fp16 partial dot times its factor, plus the min term where the format has one).
+template <class F, int B, int N>
+QE_DEVICE_FN void gemv_group(const U32x4 (&wq)[N], const ScalesOf<F> (&sc)[N], const uint16_t* x, int K, int k, int g,
+                             float (&acc)[N][B]) {
+  U32x4 xv[B];
+  float xs[B];
+#pragma unroll
+  for (int b = 0; b < B; ++b) {
+    xv[b] = load_cached_128(x + size_t(b) * size_t(K) + size_t(k));
+    xs[b] = kHasMin<F> ? sum8(xv[b]) : 0.0f;
+  }
+#pragma unroll
+  for (int n = 0; n < N; ++n) {
+    const Half8 wh = dequant_group(F{}, wq[n], sc[n], g);
+    const GroupScale gs = group_scale(F{}, sc[n], g);
+#pragma unroll
+    for (int b = 0; b < B; ++b) {
+      acc[n][b] = fmaf(gs.mul, dot8(wh, xv[b]), acc[n][b]);
+      if constexpr (kHasMin<F>) acc[n][b] = fmaf(gs.min, xs[b], acc[n][b]);
     }
   }
 }
@@ -265,23 +292,7 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
       for (int g = 0; g < G; ++g) {
         const int k = (c0 + u) * L::kChunk + g * 256 + lane * 8;
         if (k >= K) continue;  // the padded tail of the last chunk
-        U32x4 xv[B];
-        float xs[B];
-#pragma unroll
-        for (int b = 0; b < B; ++b) {
-          xv[b] = load_cached_128(x + size_t(b) * size_t(K) + size_t(k));
-          xs[b] = kHasMin<F> ? sum8(xv[b]) : 0.0f;
-        }
-#pragma unroll
-        for (int r = 0; r < R; ++r) {
-          const Half8 wh = dequant_group(F{}, wq[u][r], sc[u][r], g);
-          const GroupScale gs = group_scale(F{}, sc[u][r], g);
-#pragma unroll
-          for (int b = 0; b < B; ++b) {
-            acc[r][b] = fmaf(gs.mul, dot8(wh, xv[b]), acc[r][b]);
-            if constexpr (kHasMin<F>) acc[r][b] = fmaf(gs.min, xs[b], acc[r][b]);
-          }
-        }
+        gemv_group<F, B, R>(wq[u], sc[u], x, K, k, g, acc);
       }
     }
     if (more) {
@@ -299,9 +310,7 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
   for (int r = 0; r < R; ++r)
 #pragma unroll
     for (int b = 0; b < B; ++b) {
-      float v = acc[r][b];
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+      const float v = warp_sum(acc[r][b]);
       if (lane == 0 && row0 + r < rows) y[size_t(b) * size_t(rows) + size_t(row0 + r)] = v;
     }
 }
@@ -323,7 +332,7 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
                      int chunks, const uint16_t* __restrict__ x, float* __restrict__ y) {
   using L = Tiled<F>;
   constexpr int G = F::kGroups;
-  QE_SHARED(float, partial, kGemvWarps * T * B);  // (warp, row, column)
+  QE_SHARED(float, partial, kGemvWarps* T* B);  // (warp, row, column)
   const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) / 32;
   const int row0 = int(blockIdx.x) * T;
 
@@ -350,23 +359,7 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
     for (int g = 0; g < G; ++g) {
       const int k = c * L::kChunk + g * 256 + lane * 8;
       if (k >= K) continue;  // the padded tail of the last chunk
-      U32x4 xv[B];
-      float xs[B];
-#pragma unroll
-      for (int b = 0; b < B; ++b) {
-        xv[b] = load_cached_128(x + size_t(b) * size_t(K) + size_t(k));
-        xs[b] = kHasMin<F> ? sum8(xv[b]) : 0.0f;
-      }
-#pragma unroll
-      for (int t = 0; t < T; ++t) {
-        const Half8 wh = dequant_group(F{}, wq[0][t], sc[0][t], g);
-        const GroupScale gs = group_scale(F{}, sc[0][t], g);
-#pragma unroll
-        for (int b = 0; b < B; ++b) {
-          acc[t][b] = fmaf(gs.mul, dot8(wh, xv[b]), acc[t][b]);
-          if constexpr (kHasMin<F>) acc[t][b] = fmaf(gs.min, xs[b], acc[t][b]);
-        }
-      }
+      gemv_group<F, B, T>(wq[0], sc[0], x, K, k, g, acc);
     }
     if (more) {
 #pragma unroll
@@ -377,24 +370,7 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
     }
   }
 
-#pragma unroll
-  for (int t = 0; t < T; ++t)
-#pragma unroll
-    for (int b = 0; b < B; ++b) {
-      float v = acc[t][b];
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-      if (lane == 0) partial[(warp * T + t) * B + b] = v;
-    }
-  __syncthreads();
-  const int i = int(threadIdx.x);
-  if (i < T * B) {
-    const int t = i / B, b = i % B;
-    float v = partial[t * B + b];
-#pragma unroll
-    for (int w = 1; w < kGemvWarps; ++w) v += partial[(w * T + t) * B + b];
-    if (row0 + t < rows) y[size_t(b) * size_t(rows) + size_t(row0 + t)] = v;
-  }
+  rowtile_store<kGemvWarps, T, B>(acc, partial, row0, rows, y);
 }
 
 }  // namespace qe::cuda

@@ -30,6 +30,7 @@
 #include "common/ptx.cuh"
 #include "common/simt_api.cuh"
 #include "gemv/a8_layout.h"
+#include "gemv/rowtile_reduce.cuh"
 
 namespace qe::cuda {
 
@@ -46,9 +47,9 @@ struct A8Q8_0 {
 // Grid: ceil(B * K / 16 / kThreads) blocks of kThreads. (A template, like every kernel here, so
 // that the simulator's and nvcc's objects can be linked into one test program.)
 template <int kThreads>
-__global__ void __launch_bounds__(kThreads) quantize_act8(const float* __restrict__ x, int K, int batch,
-                                                         int8_t* __restrict__ q, float* __restrict__ d,
-                                                         float* __restrict__ c, int16_t* __restrict__ qsum) {
+__global__ void __launch_bounds__(kThreads)
+    quantize_act8(const float* __restrict__ x, int K, int batch, int8_t* __restrict__ q, float* __restrict__ d,
+                  float* __restrict__ c, int16_t* __restrict__ qsum) {
   const int i = int(blockIdx.x) * kThreads + int(threadIdx.x);  // half index over (batch, K / 16)
   grid_dependency_wait();
   allow_dependent_launch();
@@ -163,7 +164,7 @@ __global__ void __launch_bounds__(128, 4)
                     const int16_t* __restrict__ qsum, float* __restrict__ y) {
   constexpr int kWarps = 4;
   constexpr int kChunkWords = F::kWordsPerBlock * 32;
-  QE_SHARED(float, partial, kWarps * T * B);  // (warp, row, column)
+  QE_SHARED(float, partial, kWarps* T* B);  // (warp, row, column)
   const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) / 32;
   const int row0 = int(blockIdx.x) * T;
   const int blocks_per_row = K / 32;
@@ -212,24 +213,7 @@ __global__ void __launch_bounds__(128, 4)
     }
   }
 
-#pragma unroll
-  for (int t = 0; t < T; ++t)
-#pragma unroll
-    for (int b = 0; b < B; ++b) {
-      float v = acc[t][b];
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-      if (lane == 0) partial[(warp * T + t) * B + b] = v;
-    }
-  __syncthreads();
-  const int i = int(threadIdx.x);
-  if (i < T * B) {
-    const int t = i / B, b = i % B;
-    float v = partial[t * B + b];
-#pragma unroll
-    for (int ww = 1; ww < kWarps; ++ww) v += partial[(ww * T + t) * B + b];
-    if (row0 + t < rows) y[size_t(b) * size_t(rows) + size_t(row0 + t)] = v;
-  }
+  rowtile_store<kWarps, T, B>(acc, partial, row0, rows, y);
 }
 
 }  // namespace qe::cuda

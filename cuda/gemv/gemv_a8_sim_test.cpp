@@ -35,11 +35,20 @@ std::vector<float> awkward_activations(int batch, int K, uint32_t seed) {
   for (size_t i = 0; i < x.size(); ++i) {
     const size_t half = i / 16;
     switch (half % 7) {
-      case 0: x[i] = 0.75f; break;                            // constant half: d = 0
-      case 1: x[i] = (i % 2) ? 0.0f : -0.0f; break;           // signed zeros
-      case 2: x[i] = i % 16 == 3 ? 40.0f : nd(rng); break;    // one-sided outlier
-      case 3: x[i] = 1000.0f * nd(rng); break;                // a loud channel
-      default: x[i] = nd(rng);
+      case 0:
+        x[i] = 0.75f;
+        break;  // constant half: d = 0
+      case 1:
+        x[i] = (i % 2) ? 0.0f : -0.0f;
+        break;  // signed zeros
+      case 2:
+        x[i] = i % 16 == 3 ? 40.0f : nd(rng);
+        break;  // one-sided outlier
+      case 3:
+        x[i] = 1000.0f * nd(rng);
+        break;  // a loud channel
+      default:
+        x[i] = nd(rng);
     }
   }
   return x;
@@ -70,7 +79,8 @@ TEST(A8Sim, QuantizedActivationsAreTheSpecificationsBits) {
         ASSERT_EQ(std::memcmp(&a.c[hh], &spec[size_t(blk)].c[h], 4), 0) << "c, batch " << b << " half " << blk * 2 + h;
         ASSERT_EQ(a.qsum[hh], spec[size_t(blk)].qsum[h]) << "qsum, batch " << b << " half " << blk * 2 + h;
         for (int i = 0; i < 16; ++i)
-          ASSERT_EQ(a.q[size_t(b) * size_t(K) + size_t(blk) * 32 + size_t(h) * 16 + size_t(i)], spec[size_t(blk)].qs[h * 16 + i])
+          ASSERT_EQ(a.q[size_t(b) * size_t(K) + size_t(blk) * 32 + size_t(h) * 16 + size_t(i)],
+                    spec[size_t(blk)].qs[h * 16 + i])
               << "q, batch " << b << " element " << blk * 32 + h * 16 + i;
       }
   }
@@ -167,7 +177,9 @@ TEST_P(A8GemvSim, MatchesTheSpecificationOnAwkwardShapes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, A8GemvSim, ::testing::Values(QE_TYPE_Q4_0, QE_TYPE_Q8_0),
-                         [](const ::testing::TestParamInfo<qe_type>& i) { return std::string(qe_type_get(i.param)->name); });
+                         [](const ::testing::TestParamInfo<qe_type>& i) {
+                           return std::string(qe_type_get(i.param)->name);
+                         });
 
 TEST(A8SimArgs, RejectsBadArgumentsWithAMessage) {
   QuantizeA8Args q;

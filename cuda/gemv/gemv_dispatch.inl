@@ -12,7 +12,7 @@
 namespace qe::cuda {
 
 inline int gemv_chunks(qe_type t, int K) {
-  return t == QE_TYPE_Q8_0 ? Tiled<Q8_0Tiled>::chunks(K)
+  return t == QE_TYPE_Q8_0   ? Tiled<Q8_0Tiled>::chunks(K)
          : t == QE_TYPE_Q4_K ? Tiled<Q4_KTiled>::chunks(K)
          : t == QE_TYPE_Q6_K ? Tiled<Q6_KTiled>::chunks(K)
                              : Tiled<Q4_0Tiled>::chunks(K);
@@ -24,8 +24,8 @@ inline std::string gemv_a16_check(const GemvArgs& a, const GemvVariant& v) {
   const std::string what = std::string("gemv ") + qe_type_get(a.type)->name;
   const int block = qe_type_get(a.type)->block_elems;
   if (a.rows <= 0 || a.K <= 0 || a.K % block != 0)
-    return what + ": need rows > 0 and K a positive multiple of " + std::to_string(block) + " (rows=" +
-           std::to_string(a.rows) + ", K=" + std::to_string(a.K) + ")";
+    return what + ": need rows > 0 and K a positive multiple of " + std::to_string(block) +
+           " (rows=" + std::to_string(a.rows) + ", K=" + std::to_string(a.K) + ")";
   if (a.chunks != gemv_chunks(a.type, a.K))
     return what + ": chunks=" + std::to_string(a.chunks) + " does not match K=" + std::to_string(a.K);
   if (a.batch < 1 || a.batch > 8) return what + ": batch must be 1..8, got " + std::to_string(a.batch);
@@ -61,17 +61,25 @@ void gemv_by_variant(const GemvArgs& a, const GemvVariant& v, Launch&& launch) {
     }
     if constexpr (!kSmall) {
       switch (v.rows_per_warp * 16 + v.chunks_per_round) {
-        case 2 * 16 + 4: return gemv_launch_one<F, B, 2, 4>(a, launch);
-        case 4 * 16 + 2: return gemv_launch_one<F, B, 4, 2>(a, launch);
-        case 1 * 16 + 8: return gemv_launch_one<F, B, 1, 8>(a, launch);
-        default: break;
+        case 2 * 16 + 4:
+          return gemv_launch_one<F, B, 2, 4>(a, launch);
+        case 4 * 16 + 2:
+          return gemv_launch_one<F, B, 4, 2>(a, launch);
+        case 1 * 16 + 8:
+          return gemv_launch_one<F, B, 1, 8>(a, launch);
+        default:
+          break;
       }
     }
     switch (v.rows_per_warp * 16 + v.chunks_per_round) {
-      case 1 * 16 + 4: return gemv_launch_one<F, B, 1, 4>(a, launch);
-      case 2 * 16 + 2: return gemv_launch_one<F, B, 2, 2>(a, launch);
-      case 1 * 16 + 2: return gemv_launch_one<F, B, 1, 2>(a, launch);
-      default: return gemv_launch_one<F, B, 4, 1>(a, launch);  // checked: (4, 1)
+      case 1 * 16 + 4:
+        return gemv_launch_one<F, B, 1, 4>(a, launch);
+      case 2 * 16 + 2:
+        return gemv_launch_one<F, B, 2, 2>(a, launch);
+      case 1 * 16 + 2:
+        return gemv_launch_one<F, B, 1, 2>(a, launch);
+      default:
+        return gemv_launch_one<F, B, 4, 1>(a, launch);  // checked: (4, 1)
     }
   }
 }
@@ -79,14 +87,22 @@ void gemv_by_variant(const GemvArgs& a, const GemvVariant& v, Launch&& launch) {
 template <class F, class Launch>
 void gemv_by_batch(const GemvArgs& a, const GemvVariant& v, Launch&& launch) {
   switch (a.batch) {
-    case 1: return gemv_by_variant<F, 1>(a, v, launch);
-    case 2: return gemv_by_variant<F, 2>(a, v, launch);
-    case 3: return gemv_by_variant<F, 3>(a, v, launch);
-    case 4: return gemv_by_variant<F, 4>(a, v, launch);
-    case 5: return gemv_by_variant<F, 5>(a, v, launch);
-    case 6: return gemv_by_variant<F, 6>(a, v, launch);
-    case 7: return gemv_by_variant<F, 7>(a, v, launch);
-    default: return gemv_by_variant<F, 8>(a, v, launch);  // checked: 1..8
+    case 1:
+      return gemv_by_variant<F, 1>(a, v, launch);
+    case 2:
+      return gemv_by_variant<F, 2>(a, v, launch);
+    case 3:
+      return gemv_by_variant<F, 3>(a, v, launch);
+    case 4:
+      return gemv_by_variant<F, 4>(a, v, launch);
+    case 5:
+      return gemv_by_variant<F, 5>(a, v, launch);
+    case 6:
+      return gemv_by_variant<F, 6>(a, v, launch);
+    case 7:
+      return gemv_by_variant<F, 7>(a, v, launch);
+    default:
+      return gemv_by_variant<F, 8>(a, v, launch);  // checked: 1..8
   }
 }
 

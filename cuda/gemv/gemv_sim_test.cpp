@@ -104,7 +104,8 @@ TEST_P(GemvSim, MatchesReferenceOnAwkwardShapes) {
   struct Shape {
     int rows, K, batch;
   };
-  const Shape shapes[] = {{1, 32, 1}, {7, 96, 3}, {33, 1024, 1}, {9, 1056, 8}, {70, 2080, 2}, {16, 4096, 5}, {5, 544, 6}};
+  const Shape shapes[] = {{1, 32, 1},    {7, 96, 3},    {33, 1024, 1}, {9, 1056, 8},
+                          {70, 2080, 2}, {16, 4096, 5}, {5, 544, 6}};
   uint32_t seed = 100;
   for (Shape s : shapes) {
     s.K = round_k(GetParam(), s.K);
@@ -121,8 +122,8 @@ TEST_P(GemvSim, MatchesReferenceOnAwkwardShapes) {
         err2 += (double(y[i]) - yref[i]) * (double(y[i]) - yref[i]);
         ref2 += ymag[i] * ymag[i];
       }
-      EXPECT_LT(std::sqrt(err2 / ref2), 2e-3) << "rows " << s.rows << " K " << s.K << " batch " << s.batch
-                                               << " variant " << gemv_variant_name(v);
+      EXPECT_LT(std::sqrt(err2 / ref2), 2e-3)
+          << "rows " << s.rows << " K " << s.K << " batch " << s.batch << " variant " << gemv_variant_name(v);
     }
   }
 }
@@ -143,7 +144,9 @@ TEST_P(GemvSim, LargeActivationsStayFinite) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, GemvSim, ::testing::Values(QE_TYPE_Q4_0, QE_TYPE_Q8_0, QE_TYPE_Q4_K, QE_TYPE_Q6_K),
-                         [](const ::testing::TestParamInfo<qe_type>& i) { return std::string(qe_type_get(i.param)->name); });
+                         [](const ::testing::TestParamInfo<qe_type>& i) {
+                           return std::string(qe_type_get(i.param)->name);
+                         });
 
 TEST(GemvSimArgs, RejectsBadShapesWithAMessage) {
   GemvArgs a;

@@ -127,7 +127,7 @@ TiledHost repack(qe_type t, const Block* src, int rows, int K, uint32_t pad_word
   h.chunks = L::chunks(K);
   const size_t row_words = size_t(h.chunks) * L::kChunkWords, row_scales = size_t(h.chunks) * L::kChunkScales;
   h.codes.assign(size_t(rows) * row_words, pad_word);  // padding: the code of 0
-  h.scales.assign(size_t(rows) * row_scales, 0);        // and scale 0
+  h.scales.assign(size_t(rows) * row_scales, 0);       // and scale 0
   const int blocks_per_row = K / 32;
   for (int r = 0; r < rows; ++r) {
     const Block* row = src + size_t(r) * size_t(blocks_per_row);
@@ -138,8 +138,10 @@ TiledHost repack(qe_type t, const Block* src, int rows, int K, uint32_t pad_word
           if (k0 >= K) continue;
           const Block& blk = row[k0 / 32];
           pack_group(blk, k0 % 32,
-                     &h.codes[size_t(r) * row_words + size_t(c) * L::kChunkWords + size_t(lane) * 4 + size_t(g * kWordsPerGroup)]);
-          h.scales[size_t(r) * row_scales + size_t(c) * L::kChunkScales + size_t(lane >> 2) * size_t(G) + size_t(g)] = blk.d;
+                     &h.codes[size_t(r) * row_words + size_t(c) * L::kChunkWords + size_t(lane) * 4 +
+                              size_t(g * kWordsPerGroup)]);
+          h.scales[size_t(r) * row_scales + size_t(c) * L::kChunkScales + size_t(lane >> 2) * size_t(G) + size_t(g)] =
+              blk.d;
         }
   }
   return h;
@@ -155,8 +157,9 @@ TiledHost repack_tiled(qe_type t, const void* src, int rows, int K) {
   if (!has_tiled_layout(t)) throw std::invalid_argument("repack_tiled: no GPU layout for this weight type yet");
   const int block_elems = qe_type_get(t)->block_elems;
   if (rows <= 0 || K <= 0 || K % block_elems != 0) {
-    throw std::invalid_argument("repack_tiled: need rows > 0 and K a positive multiple of " + std::to_string(block_elems) +
-                                ", got rows=" + std::to_string(rows) + " K=" + std::to_string(K));
+    throw std::invalid_argument("repack_tiled: need rows > 0 and K a positive multiple of " +
+                                std::to_string(block_elems) + ", got rows=" + std::to_string(rows) +
+                                " K=" + std::to_string(K));
   }
   if (t == QE_TYPE_Q4_K) return repack_q4_k(static_cast<const qe_block_q4_K*>(src), rows, K);
   if (t == QE_TYPE_Q6_K) return repack_q6_k(static_cast<const qe_block_q6_K*>(src), rows, K);
@@ -165,7 +168,8 @@ TiledHost repack_tiled(qe_type t, const void* src, int rows, int K) {
 }
 
 A8TiledHost repack_a8(qe_type t, const void* src, int rows, int K) {
-  if (t != QE_TYPE_Q4_0 && t != QE_TYPE_Q8_0) throw std::invalid_argument("repack_a8: no GPU A8 layout for this weight type yet");
+  if (t != QE_TYPE_Q4_0 && t != QE_TYPE_Q8_0)
+    throw std::invalid_argument("repack_a8: no GPU A8 layout for this weight type yet");
   if (rows <= 0 || K <= 0 || K % 32 != 0) {
     throw std::invalid_argument("repack_a8: need rows > 0 and K a positive multiple of 32, got rows=" +
                                 std::to_string(rows) + " K=" + std::to_string(K));
@@ -183,7 +187,8 @@ A8TiledHost repack_a8(qe_type t, const void* src, int rows, int K) {
   const int blocks_per_row = K / 32;
   for (int r = 0; r < rows; ++r)
     for (int b = 0; b < blocks_per_row; ++b) {
-      const uint8_t* blk = static_cast<const uint8_t*>(src) + (size_t(r) * size_t(blocks_per_row) + size_t(b)) * size_t(info->block_bytes);
+      const uint8_t* blk = static_cast<const uint8_t*>(src) +
+                           (size_t(r) * size_t(blocks_per_row) + size_t(b)) * size_t(info->block_bytes);
       const int ch = b / kA8ChunkBlocks, lane = b % kA8ChunkBlocks;
       const size_t rc = size_t(r) * size_t(h.chunks) + size_t(ch);
       uint16_t d;

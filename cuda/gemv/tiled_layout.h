@@ -66,8 +66,8 @@ struct Q6_KTiled {
 
 template <class F>
 struct Tiled {
-  static constexpr int kChunk = F::kGroups * 256;      // elements per warp pass over a row
-  static constexpr int kChunkWords = F::kChunkWords;  // code words per row and chunk
+  static constexpr int kChunk = F::kGroups * 256;       // elements per warp pass over a row
+  static constexpr int kChunkWords = F::kChunkWords;    // code words per row and chunk
   static constexpr int kChunkScales = F::kChunkScales;  // uint16 units per row and chunk
   static constexpr int chunks(int K) { return (K + kChunk - 1) / kChunk; }
 };

@@ -31,8 +31,8 @@ QE_DEVICE_FN float block_sum(float v, float* scratch) {
 // rmsnorm's formula (its sum of squares runs in another order: equal within rounding).
 //   x (B, n) fp32, w (n) fp32, out (B, n) fp16 bits. Grid: B blocks of kOpsThreads.
 template <int kThreads>
-__global__ void __launch_bounds__(kThreads) rmsnorm_f16(const float* __restrict__ x, const float* __restrict__ w,
-                                                        int n, float eps, uint16_t* __restrict__ out) {
+__global__ void __launch_bounds__(kThreads) rmsnorm_f16(const float* __restrict__ x, const float* __restrict__ w, int n,
+                                                        float eps, uint16_t* __restrict__ out) {
   static_assert(kThreads == kOpsThreads, "block_sum assumes kOpsThreads");
   QE_SHARED(float, scratch, kThreads / 32);
   grid_dependency_wait();
@@ -50,8 +50,8 @@ __global__ void __launch_bounds__(kThreads) rmsnorm_f16(const float* __restrict_
 // swiglu bit for bit (same exp, same operations). gu (B, 2n) fp32 is the fused gate|up GEMV's
 // output; out (B, n) as fp16 bits (half_out) or fp32. Grid: ceil(B n / kThreads) blocks.
 template <int kThreads, bool kHalfOut>
-__global__ void __launch_bounds__(kThreads) swiglu(const float* __restrict__ gu, int n, int batch,
-                                                   void* __restrict__ out) {
+__global__ void __launch_bounds__(kThreads)
+    swiglu(const float* __restrict__ gu, int n, int batch, void* __restrict__ out) {
   grid_dependency_wait();
   allow_dependent_launch();
   const int i = int(blockIdx.x) * kThreads + int(threadIdx.x);
@@ -90,8 +90,8 @@ __global__ void __launch_bounds__(kThreads) argmax(const float* __restrict__ log
   int id = 0;
   for (int i = int(threadIdx.x); i < V; i += kThreads)
     if (lb[i] > v || (lb[i] == v && i < id)) v = lb[i], id = i;
-  // Butterfly over the warp, then over the warps: larger value wins, equal values take the
-  // lower id; NaN compares false and so never wins.
+      // Butterfly over the warp, then over the warps: larger value wins, equal values take the
+      // lower id; NaN compares false and so never wins.
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) {
     const float ov = __shfl_xor_sync(0xffffffffu, v, off);

@@ -40,7 +40,8 @@ TEST(OpsSim, SwigluEqualsTheCpuOpBitForBit) {
     cpu::ops_generic()->swiglu(gate.data(), up, n);
     for (int i = 0; i < n; ++i) {
       const float got = out[size_t(b * n + i)];
-      ASSERT_EQ(std::memcmp(&got, &gate[size_t(i)], 4), 0) << "batch " << b << " i " << i << ": " << got << " vs " << gate[size_t(i)];
+      ASSERT_EQ(std::memcmp(&got, &gate[size_t(i)], 4), 0)
+          << "batch " << b << " i " << i << ": " << got << " vs " << gate[size_t(i)];
       ASSERT_EQ(out16[size_t(b * n + i)], qe_fp32_to_fp16(gate[size_t(i)])) << "fp16 out, i " << i;
     }
   }
@@ -63,7 +64,8 @@ TEST(OpsSim, RmsNormMatchesTheCpuOp) {
         const uint16_t want = qe_fp32_to_fp16(ref[size_t(i)]), got = out[size_t(b * n + i)];
         exact += want == got;
         const float ulp = std::fabs(qe_fp16_to_fp32(uint16_t(want + 1)) - qe_fp16_to_fp32(want));
-        ASSERT_LE(std::fabs(qe_fp16_to_fp32(got) - qe_fp16_to_fp32(want)), ulp) << "n " << n << " batch " << b << " i " << i;
+        ASSERT_LE(std::fabs(qe_fp16_to_fp32(got) - qe_fp16_to_fp32(want)), ulp)
+            << "n " << n << " batch " << b << " i " << i;
       }
     }
     EXPECT_GT(exact, n * batch * 95 / 100) << "n " << n;

@@ -15,24 +15,24 @@
 #include <string>
 #include <vector>
 
-#include "gemv/gemv.h"
-#include "gemv/gemv_device.h"
 #include "attention/attention.h"
 #include "attention/attention_device.h"
 #include "gemv/a8_layout.h"
+#include "gemv/gemv.h"
+#include "gemv/gemv_device.h"
 #include "gemv/tiled_layout.h"
 
 namespace {
 
 using namespace qe::cuda;
 
-#define CUDA_OK(expr)                                                                                        \
-  do {                                                                                                      \
-    const cudaError_t e_ = (expr);                                                                          \
-    if (e_ != cudaSuccess) {                                                                                \
+#define CUDA_OK(expr)                                                                                                \
+  do {                                                                                                               \
+    const cudaError_t e_ = (expr);                                                                                   \
+    if (e_ != cudaSuccess) {                                                                                         \
       std::fprintf(stderr, "gpu_bench: %s failed: %s (%s:%d)\n", #expr, cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(1);                                                                                         \
-    }                                                                                                       \
+      std::exit(1);                                                                                                  \
+    }                                                                                                                \
   } while (0)
 
 __global__ void fill_words(uint32_t* p, size_t n, uint32_t seed) {
@@ -147,6 +147,44 @@ double copy_probe(size_t bytes, int reps) {
   return 2.0 * double(bytes) / (double(median(ms)) * 1e-3);
 }
 
+// Captures what `record` launches on `stream` into a graph, replays it reps + 3 times (3 warm-ups)
+// and returns the median replay in seconds.
+template <class Record>
+double time_graph(cudaStream_t stream, int reps, Record&& record) {
+  cudaGraph_t graph;
+  CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
+  record();
+  CUDA_OK(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec;
+  CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
+  cudaEvent_t t0, t1;
+  CUDA_OK(cudaEventCreate(&t0));
+  CUDA_OK(cudaEventCreate(&t1));
+  std::vector<float> ms;
+  for (int i = 0; i < reps + 3; ++i) {
+    CUDA_OK(cudaEventRecord(t0, stream));
+    CUDA_OK(cudaGraphLaunch(exec, stream));
+    CUDA_OK(cudaEventRecord(t1, stream));
+    CUDA_OK(cudaEventSynchronize(t1));
+    float t = 0;
+    CUDA_OK(cudaEventElapsedTime(&t, t0, t1));
+    if (i >= 3) ms.push_back(t);
+  }
+  CUDA_OK(cudaEventDestroy(t0));
+  CUDA_OK(cudaEventDestroy(t1));
+  CUDA_OK(cudaGraphExecDestroy(exec));
+  CUDA_OK(cudaGraphDestroy(graph));
+  return double(median(ms)) * 1e-3;
+}
+
+// Fails the benchmark with the launcher's message.
+void require(const std::string& why) {
+  if (!why.empty()) {
+    std::fprintf(stderr, "gpu_bench: %s\n", why.c_str());
+    std::exit(1);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -179,20 +217,20 @@ int main(int argc, char** argv) {
   int driver = 0;
   cudaDriverGetVersion(&driver);
   const double probe = copy_probe(size_t(1) << 30, reps);
-  std::printf("device: %s, %d SMs, L2 %.0f MB, driver API %d\n", p.name, p.multiProcessorCount, p.l2CacheSize / 1e6, driver);
+  std::printf("device: %s, %d SMs, L2 %.0f MB, driver API %d\n", p.name, p.multiProcessorCount, p.l2CacheSize / 1e6,
+              driver);
   std::printf("copy probe (1 GiB device-to-device, read + write): %.0f GB/s\n\n", probe / 1e9);
 
-  std::string json = "{\"device\": \"" + std::string(p.name) + "\", \"copy_probe_gbs\": " + std::to_string(probe / 1e9) +
-                     ", \"results\": [";
+  std::string json = "{\"device\": \"" + std::string(p.name) +
+                     "\", \"copy_probe_gbs\": " + std::to_string(probe / 1e9) + ", \"results\": [";
   bool first_json = true;
-  std::vector<ModelShape> models = {
-      {"llama2-7b", QE_TYPE_Q4_0, 4096, 11008, 4096, 32000, 32},
-      {"llama3-8b", QE_TYPE_Q4_0, 4096, 14336, 1024, 128256, 32},
-      {"llama2-7b", QE_TYPE_Q8_0, 4096, 11008, 4096, 32000, 32},
-      {"llama3-8b", QE_TYPE_Q8_0, 4096, 14336, 1024, 128256, 32},
-      {"llama2-7b", QE_TYPE_Q4_K, 4096, 11008, 4096, 32000, 32},
-      {"llama3-8b", QE_TYPE_Q4_K, 4096, 14336, 1024, 128256, 32},
-      {"llama3-8b", QE_TYPE_Q6_K, 4096, 14336, 1024, 128256, 32}};
+  std::vector<ModelShape> models = {{"llama2-7b", QE_TYPE_Q4_0, 4096, 11008, 4096, 32000, 32},
+                                    {"llama3-8b", QE_TYPE_Q4_0, 4096, 14336, 1024, 128256, 32},
+                                    {"llama2-7b", QE_TYPE_Q8_0, 4096, 11008, 4096, 32000, 32},
+                                    {"llama3-8b", QE_TYPE_Q8_0, 4096, 14336, 1024, 128256, 32},
+                                    {"llama2-7b", QE_TYPE_Q4_K, 4096, 11008, 4096, 32000, 32},
+                                    {"llama3-8b", QE_TYPE_Q4_K, 4096, 14336, 1024, 128256, 32},
+                                    {"llama3-8b", QE_TYPE_Q6_K, 4096, 14336, 1024, 128256, 32}};
   if (quick) models.resize(1);
   if (profile != nullptr) {
     models = {models[std::strcmp(profile, "q8_0") == 0 ? 2 : 0]};
@@ -219,15 +257,11 @@ int main(int argc, char** argv) {
     qa.K = 14336;
     qa.batch = 2;
     qa.out = act;
-    const std::string why = quantize_a8_device(qa, nullptr, false);
-    if (!why.empty()) return std::fprintf(stderr, "gpu_bench: %s\n", why.c_str()), 1;
+    require(quantize_a8_device(qa, nullptr, false));
     CUDA_OK(cudaDeviceSynchronize());
   }
   cudaStream_t stream;
   CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  cudaEvent_t t0, t1;
-  CUDA_OK(cudaEventCreate(&t0));
-  CUDA_OK(cudaEventCreate(&t1));
 
   // One decode step's GEMVs. Weights are stored as the engine will store them: q|k|v as one
   // matrix and gate|up as one, so a layer is 4 launches ("fused"); "separate" launches the 7
@@ -237,70 +271,52 @@ int main(int argc, char** argv) {
   };
   auto run_step = [&](const std::vector<Layer>& layers, const Matrix& head, const GemvVariant& v, int batch, bool fused,
                       bool overlap) {
-    cudaGraph_t graph;
-    CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-    auto launch = [&](const Matrix& mat, int row0, int rows) {
-      const size_t words = size_t(row0) * size_t(mat.chunks) * size_t(mat.type == QE_TYPE_Q6_K ? Q6_KTiled::kChunkWords : 128);
-      const size_t sc = size_t(row0) * size_t(mat.chunks) * size_t(chunk_scales(mat.type));
-      const GemvArgs a{mat.type, mat.qs + words, mat.scales + sc, rows, mat.K, mat.chunks, x, y, batch};
-      const std::string why = gemv_a16_device(a, v, stream, overlap);
-      if (!why.empty()) {
-        std::fprintf(stderr, "gpu_bench: %s\n", why.c_str());
-        std::exit(1);
+    const double graph_sec = time_graph(stream, reps, [&] {
+      auto launch = [&](const Matrix& mat, int row0, int rows) {
+        const size_t words =
+            size_t(row0) * size_t(mat.chunks) * size_t(mat.type == QE_TYPE_Q6_K ? Q6_KTiled::kChunkWords : 128);
+        const size_t sc = size_t(row0) * size_t(mat.chunks) * size_t(chunk_scales(mat.type));
+        const GemvArgs a{mat.type, mat.qs + words, mat.scales + sc, rows, mat.K, mat.chunks, x, y, batch};
+        require(gemv_a16_device(a, v, stream, overlap));
+      };
+      for (const Layer& l : layers) {
+        const int dim = l.o.rows, kv = (l.qkv.rows - dim) / 2, ffn = l.gate_up.rows / 2;
+        if (fused) {
+          launch(l.qkv, 0, l.qkv.rows);
+        } else {
+          launch(l.qkv, 0, dim);
+          launch(l.qkv, dim, kv);
+          launch(l.qkv, dim + kv, kv);
+        }
+        launch(l.o, 0, dim);
+        if (fused) {
+          launch(l.gate_up, 0, 2 * ffn);
+        } else {
+          launch(l.gate_up, 0, ffn);
+          launch(l.gate_up, ffn, ffn);
+        }
+        launch(l.down, 0, dim);
       }
-    };
-    for (const Layer& l : layers) {
-      const int dim = l.o.rows, kv = (l.qkv.rows - dim) / 2, ffn = l.gate_up.rows / 2;
-      if (fused) {
-        launch(l.qkv, 0, l.qkv.rows);
-      } else {
-        launch(l.qkv, 0, dim);
-        launch(l.qkv, dim, kv);
-        launch(l.qkv, dim + kv, kv);
-      }
-      launch(l.o, 0, dim);
-      if (fused) {
-        launch(l.gate_up, 0, 2 * ffn);
-      } else {
-        launch(l.gate_up, 0, ffn);
-        launch(l.gate_up, ffn, ffn);
-      }
-      launch(l.down, 0, dim);
-    }
-    launch(head, 0, head.rows);
-    CUDA_OK(cudaStreamEndCapture(stream, &graph));
-    cudaGraphExec_t exec;
-    CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
-    std::vector<float> ms;
-    for (int i = 0; i < reps + 3; ++i) {
-      CUDA_OK(cudaEventRecord(t0, stream));
-      CUDA_OK(cudaGraphLaunch(exec, stream));
-      CUDA_OK(cudaEventRecord(t1, stream));
-      CUDA_OK(cudaEventSynchronize(t1));
-      float t = 0;
-      CUDA_OK(cudaEventElapsedTime(&t, t0, t1));
-      if (i >= 3) ms.push_back(t);
-    }
-    CUDA_OK(cudaGraphExecDestroy(exec));
-    CUDA_OK(cudaGraphDestroy(graph));
-    return double(median(ms)) * 1e-3;
+      launch(head, 0, head.rows);
+    });
+    return graph_sec;
   };
 
-  std::printf("%-10s %-5s %-8s %-8s %5s %10s %9s %7s %10s\n", "model", "type", "launches", "variant", "batch", "step us",
-              "GB/s", "% copy", "GEMV tok/s");
+  std::printf("%-10s %-5s %-8s %-8s %5s %10s %9s %7s %10s\n", "model", "type", "launches", "variant", "batch",
+              "step us", "GB/s", "% copy", "GEMV tok/s");
   auto record = [&](const ModelShape& m, const char* mode, const GemvVariant& v, int batch, double sec, double bytes) {
     const double gbs = bytes / sec / 1e9;
     const std::string var = gemv_variant_name(v);
-    std::printf("%-10s %-5s %-8s %-8s %5d %10.1f %9.0f %6.1f%% %10.0f\n", m.name, qe_type_get(m.type)->name, mode, var.c_str(), batch,
-                sec * 1e6, gbs, 100.0 * bytes / sec / probe, batch / sec);
+    std::printf("%-10s %-5s %-8s %-8s %5d %10.1f %9.0f %6.1f%% %10.0f\n", m.name, qe_type_get(m.type)->name, mode,
+                var.c_str(), batch, sec * 1e6, gbs, 100.0 * bytes / sec / probe, batch / sec);
     std::fflush(stdout);
     char entry[512];
     std::snprintf(entry, sizeof entry,
                   "%s{\"model\": \"%s\", \"type\": \"%s\", \"launches\": \"%s\", \"variant\": \"%s\", "
                   "\"batch\": %d, \"step_us\": %.2f, \"weight_bytes\": %.0f, \"gbs\": %.1f, "
                   "\"pct_copy\": %.2f, \"gemv_tok_s\": %.1f}",
-                  first_json ? "" : ", ", m.name, qe_type_get(m.type)->name, mode, var.c_str(),
-                  batch, sec * 1e6, bytes, gbs, 100.0 * bytes / sec / probe, batch / sec);
+                  first_json ? "" : ", ", m.name, qe_type_get(m.type)->name, mode, var.c_str(), batch, sec * 1e6, bytes,
+                  gbs, 100.0 * bytes / sec / probe, batch / sec);
     json += entry;
     first_json = false;
   };
@@ -309,13 +325,15 @@ int main(int argc, char** argv) {
     std::vector<Layer> layers;
     uint32_t seed = 1;
     for (int l = 0; l < m.layers; ++l) {
-      layers.push_back({make_matrix(m.type, m.dim + 2 * m.kv_dim, m.dim, seed), make_matrix(m.type, m.dim, m.dim, seed + 1),
-                        make_matrix(m.type, 2 * m.ffn, m.dim, seed + 2), make_matrix(m.type, m.dim, m.ffn, seed + 3)});
+      layers.push_back({make_matrix(m.type, m.dim + 2 * m.kv_dim, m.dim, seed),
+                        make_matrix(m.type, m.dim, m.dim, seed + 1), make_matrix(m.type, 2 * m.ffn, m.dim, seed + 2),
+                        make_matrix(m.type, m.dim, m.ffn, seed + 3)});
       seed += 4;
     }
     const Matrix head = make_matrix(m.type, m.vocab, m.dim, seed);
     double bytes = head.gguf_bytes();
-    for (const Layer& l : layers) bytes += l.qkv.gguf_bytes() + l.o.gguf_bytes() + l.gate_up.gguf_bytes() + l.down.gguf_bytes();
+    for (const Layer& l : layers)
+      bytes += l.qkv.gguf_bytes() + l.o.gguf_bytes() + l.gate_up.gguf_bytes() + l.down.gguf_bytes();
     CUDA_OK(cudaDeviceSynchronize());
 
     if (profile != nullptr) {
@@ -342,40 +360,28 @@ int main(int argc, char** argv) {
     // 3. Batches 2-8 with every variant (the best at batch 1 need not be the best at 8).
     for (int batch : {2, 4, 8})
       for (const GemvVariant& v : kGemvVariants)
-        if (gemv_variant_compiled(v, batch, m.type)) record(m, "4/layer+", v, batch, run_step(layers, head, v, batch, true, true), bytes);
+        if (gemv_variant_compiled(v, batch, m.type))
+          record(m, "4/layer+", v, batch, run_step(layers, head, v, batch, true, true), bytes);
     // 4. Per-launch cost of each matrix shape alone: 32 launches (one per layer) in a graph.
     if (!quick) {
       const char* names[4] = {"qkv", "o", "gate_up", "down"};
       for (int which = 0; which < 4; ++which) {
-        cudaGraph_t graph;
-        CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
         double shape_bytes = 0;
-        for (const Layer& l : layers) {
-          const Matrix& mat = which == 0 ? l.qkv : which == 1 ? l.o : which == 2 ? l.gate_up : l.down;
-          const GemvArgs a{mat.type, mat.qs, mat.scales, mat.rows, mat.K, mat.chunks, x, y, 1};
-          const std::string why = gemv_a16_device(a, best, stream, true);
-          if (!why.empty()) return std::fprintf(stderr, "gpu_bench: %s\n", why.c_str()), 1;
-          shape_bytes += mat.gguf_bytes();
-        }
-        CUDA_OK(cudaStreamEndCapture(stream, &graph));
-        cudaGraphExec_t exec;
-        CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
-        std::vector<float> ms;
-        for (int i = 0; i < reps + 3; ++i) {
-          CUDA_OK(cudaEventRecord(t0, stream));
-          CUDA_OK(cudaGraphLaunch(exec, stream));
-          CUDA_OK(cudaEventRecord(t1, stream));
-          CUDA_OK(cudaEventSynchronize(t1));
-          float t = 0;
-          CUDA_OK(cudaEventElapsedTime(&t, t0, t1));
-          if (i >= 3) ms.push_back(t);
-        }
-        CUDA_OK(cudaGraphExecDestroy(exec));
-        CUDA_OK(cudaGraphDestroy(graph));
-        const double sec = double(median(ms)) * 1e-3 / double(m.layers);
-        const Matrix& m0 = which == 0 ? layers[0].qkv : which == 1 ? layers[0].o : which == 2 ? layers[0].gate_up : layers[0].down;
-        std::printf("  shape %-8s %6d x %-6d one launch %7.2f us  %6.0f GB/s (%4.1f%% of copy), ideal %5.2f us\n", names[which],
-                    m0.rows, m0.K, sec * 1e6, shape_bytes / m.layers / sec / 1e9,
+        const double graph_sec = time_graph(stream, reps, [&] {
+          for (const Layer& l : layers) {
+            const Matrix& mat = which == 0 ? l.qkv : which == 1 ? l.o : which == 2 ? l.gate_up : l.down;
+            const GemvArgs a{mat.type, mat.qs, mat.scales, mat.rows, mat.K, mat.chunks, x, y, 1};
+            require(gemv_a16_device(a, best, stream, true));
+            shape_bytes += mat.gguf_bytes();
+          }
+        });
+        const double sec = graph_sec / double(m.layers);
+        const Matrix& m0 = which == 0   ? layers[0].qkv
+                           : which == 1 ? layers[0].o
+                           : which == 2 ? layers[0].gate_up
+                                        : layers[0].down;
+        std::printf("  shape %-8s %6d x %-6d one launch %7.2f us  %6.0f GB/s (%4.1f%% of copy), ideal %5.2f us\n",
+                    names[which], m0.rows, m0.K, sec * 1e6, shape_bytes / m.layers / sec / 1e9,
                     100.0 * shape_bytes / m.layers / sec / probe, shape_bytes / m.layers / probe * 1e6);
       }
     }
@@ -402,47 +408,30 @@ int main(int argc, char** argv) {
       CUDA_OK(cudaDeviceSynchronize());
       for (int batch : {1, 2})
         for (bool with_quant : {false, true}) {
-          cudaGraph_t graph;
-          CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-          for (const A8Matrix& mat : a8) {
-            if (with_quant) {
-              QuantizeA8Args qa;
-              qa.x = xf;
-              qa.K = mat.K;
-              qa.batch = batch;
-              qa.out = act;
-              const std::string why = quantize_a8_device(qa, stream, true);
-              if (!why.empty()) return std::fprintf(stderr, "gpu_bench: %s\n", why.c_str()), 1;
+          const double graph_sec = time_graph(stream, reps, [&] {
+            for (const A8Matrix& mat : a8) {
+              if (with_quant) {
+                QuantizeA8Args qa;
+                qa.x = xf;
+                qa.K = mat.K;
+                qa.batch = batch;
+                qa.out = act;
+                require(quantize_a8_device(qa, stream, true));
+              }
+              GemvA8Args g;
+              g.type = mat.type;
+              g.codes = mat.codes;
+              g.scales = mat.scales;
+              g.rows = mat.rows;
+              g.K = mat.K;
+              g.chunks = mat.chunks;
+              g.x = act;
+              g.y = y;
+              g.batch = batch;
+              require(gemv_a8_device(g, stream, true));
             }
-            GemvA8Args g;
-            g.type = mat.type;
-            g.codes = mat.codes;
-            g.scales = mat.scales;
-            g.rows = mat.rows;
-            g.K = mat.K;
-            g.chunks = mat.chunks;
-            g.x = act;
-            g.y = y;
-            g.batch = batch;
-            const std::string why = gemv_a8_device(g, stream, true);
-            if (!why.empty()) return std::fprintf(stderr, "gpu_bench: %s\n", why.c_str()), 1;
-          }
-          CUDA_OK(cudaStreamEndCapture(stream, &graph));
-          cudaGraphExec_t exec;
-          CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
-          std::vector<float> ms;
-          for (int i = 0; i < reps + 3; ++i) {
-            CUDA_OK(cudaEventRecord(t0, stream));
-            CUDA_OK(cudaGraphLaunch(exec, stream));
-            CUDA_OK(cudaEventRecord(t1, stream));
-            CUDA_OK(cudaEventSynchronize(t1));
-            float t = 0;
-            CUDA_OK(cudaEventElapsedTime(&t, t0, t1));
-            if (i >= 3) ms.push_back(t);
-          }
-          CUDA_OK(cudaGraphExecDestroy(exec));
-          CUDA_OK(cudaGraphDestroy(graph));
-          record(m, with_quant ? "a8+q" : "a8", GemvVariant{0, 0, batch == 1 ? 8 : 4}, batch, double(median(ms)) * 1e-3, bytes);
+          });
+          record(m, with_quant ? "a8+q" : "a8", GemvVariant{0, 0, batch == 1 ? 8 : 4}, batch, graph_sec, bytes);
         }
       for (A8Matrix& mat : a8) {
         cudaFree(mat.codes);
@@ -465,45 +454,31 @@ int main(int argc, char** argv) {
       fill_scales<<<1024, 256>>>(kv, per_layer * 2 * layers, 3u);  // finite halves
       fill_scales<<<64, 256>>>(reinterpret_cast<uint16_t*>(q), size_t(n_heads) * D * 2, 4u);
       CUDA_OK(cudaDeviceSynchronize());
-      cudaGraph_t graph;
-      CUDA_OK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-      for (int l = 0; l < layers; ++l) {
-        AttnDecodeArgs a;
-        a.q = q;
-        a.k = kv + per_layer * 2 * size_t(l);
-        a.v = a.k + per_layer;
-        a.n_heads = n_heads;
-        a.n_kv_heads = n_kv_heads;
-        a.head_dim = D;
-        a.n_ctx = depth;
-        a.n_kv = depth;
-        a.scale = 0.088f;
-        a.out = out;
-        a.scratch = scratch;
-        const std::string why = attn_decode_device(a, stream, true);
-        if (!why.empty()) return std::fprintf(stderr, "gpu_bench: %s\n", why.c_str()), 1;
-      }
-      CUDA_OK(cudaStreamEndCapture(stream, &graph));
-      cudaGraphExec_t exec;
-      CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
-      std::vector<float> ms;
-      for (int i = 0; i < reps + 3; ++i) {
-        CUDA_OK(cudaEventRecord(t0, stream));
-        CUDA_OK(cudaGraphLaunch(exec, stream));
-        CUDA_OK(cudaEventRecord(t1, stream));
-        CUDA_OK(cudaEventSynchronize(t1));
-        float t = 0;
-        CUDA_OK(cudaEventElapsedTime(&t, t0, t1));
-        if (i >= 3) ms.push_back(t);
-      }
-      CUDA_OK(cudaGraphExecDestroy(exec));
-      CUDA_OK(cudaGraphDestroy(graph));
-      const double sec = double(median(ms)) * 1e-3 / layers, bytes = double(per_layer) * 2 * 2;
+      const double graph_sec = time_graph(stream, reps, [&] {
+        for (int l = 0; l < layers; ++l) {
+          AttnDecodeArgs a;
+          a.q = q;
+          a.k = kv + per_layer * 2 * size_t(l);
+          a.v = a.k + per_layer;
+          a.n_heads = n_heads;
+          a.n_kv_heads = n_kv_heads;
+          a.head_dim = D;
+          a.n_ctx = depth;
+          a.n_kv = depth;
+          a.scale = 0.088f;
+          a.out = out;
+          a.scratch = scratch;
+          require(attn_decode_device(a, stream, true));
+        }
+      });
+      const double sec = graph_sec / layers, bytes = double(per_layer) * 2 * 2;
       std::printf("attention f16 llama3-8b depth %5d: %7.2f us a layer, %5.0f GB/s (%4.1f%% of copy), ideal %6.2f us\n",
                   depth, sec * 1e6, bytes / sec / 1e9, 100.0 * bytes / sec / probe, bytes / probe * 1e6);
       char entry[256];
-      std::snprintf(entry, sizeof entry, "%s{\"attention\": \"f16\", \"model\": \"llama3-8b\", \"depth\": %d, \"layer_us\": %.2f, \"gbs\": %.1f}",
-                    first_json ? "" : ", ", depth, sec * 1e6, bytes / sec / 1e9);
+      std::snprintf(
+          entry, sizeof entry,
+          "%s{\"attention\": \"f16\", \"model\": \"llama3-8b\", \"depth\": %d, \"layer_us\": %.2f, \"gbs\": %.1f}",
+          first_json ? "" : ", ", depth, sec * 1e6, bytes / sec / 1e9);
       json += entry;
       first_json = false;
       cudaFree(kv);

@@ -14,15 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "attention/attention.h"
+#include "attention/attention_device.h"
 #include "common/ptx.cuh"
+#include "cpu/a8_spec.h"
 #include "gemv/gemv.h"
 #include "gemv/gemv_device.h"
 #include "gemv/repack.h"
-#include "attention/attention.h"
-#include "attention/attention_device.h"
 #include "ops/ops.h"
 #include "ops/ops_device.h"
-#include "cpu/a8_spec.h"
 #include "ref/ref.h"
 
 namespace {
@@ -31,13 +31,13 @@ using namespace qe::cuda;
 
 int g_failures = 0;
 
-#define CUDA_OK(expr)                                                                              \
-  do {                                                                                            \
-    const cudaError_t e_ = (expr);                                                                \
-    if (e_ != cudaSuccess) {                                                                      \
+#define CUDA_OK(expr)                                                                                               \
+  do {                                                                                                              \
+    const cudaError_t e_ = (expr);                                                                                  \
+    if (e_ != cudaSuccess) {                                                                                        \
       std::fprintf(stderr, "gpu_test: %s failed: %s (%s:%d)\n", #expr, cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(1);                                                                               \
-    }                                                                                             \
+      std::exit(1);                                                                                                 \
+    }                                                                                                               \
   } while (0)
 
 void report(bool ok, const std::string& what) {
@@ -53,7 +53,9 @@ struct DeviceBuffer {
   explicit DeviceBuffer(size_t count) : n(count) { CUDA_OK(cudaMalloc(&p, count * sizeof(T) + 16)); }
   DeviceBuffer(const DeviceBuffer&) = delete;
   ~DeviceBuffer() { cudaFree(p); }
-  void upload(const std::vector<T>& v) { CUDA_OK(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice)); }
+  void upload(const std::vector<T>& v) {
+    CUDA_OK(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+  }
   std::vector<T> download() const {
     std::vector<T> v(n);
     CUDA_OK(cudaMemcpy(v.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
@@ -76,18 +78,26 @@ __global__ void ptx_ops_kernel(const uint32_t* a, const uint32_t* b, const uint3
   o[4] = hfma2(a[i], b[i], c[i]);
   o[5] = hmul2(a[i], b[i]);
   o[6] = hsub2(a[i], b[i]);
-  o[7] = uint32_t(float_to_half(__uint_as_float(a[i]))) | (uint32_t(float_to_half(half_lo_to_float(b[i]) * 3.0f)) << 16);
+  o[7] =
+      uint32_t(float_to_half(__uint_as_float(a[i]))) | (uint32_t(float_to_half(half_lo_to_float(b[i]) * 3.0f)) << 16);
 }
 
 uint32_t host_op(int op, uint32_t a, uint32_t b, uint32_t c) {
   switch (op) {
-    case 0: return lop3<0xEA>(a, b, c);
-    case 1: return lop3<0x96>(a, b, c);
-    case 2: return prmt(a, b, c & 0xFFFFu);
-    case 3: return uint32_t(dp4a(a, b, int32_t(c)));
-    case 4: return hfma2(a, b, c);
-    case 5: return hmul2(a, b);
-    case 6: return hsub2(a, b);
+    case 0:
+      return lop3<0xEA>(a, b, c);
+    case 1:
+      return lop3<0x96>(a, b, c);
+    case 2:
+      return prmt(a, b, c & 0xFFFFu);
+    case 3:
+      return uint32_t(dp4a(a, b, int32_t(c)));
+    case 4:
+      return hfma2(a, b, c);
+    case 5:
+      return hmul2(a, b);
+    case 6:
+      return hsub2(a, b);
     default: {
       float fa;
       std::memcpy(&fa, &a, 4);
@@ -137,7 +147,8 @@ void test_ptx_models(int n) {
   CUDA_OK(cudaGetLastError());
   CUDA_OK(cudaDeviceSynchronize());
   const std::vector<uint32_t> out = dout.download();
-  const char* names[kPtxOps] = {"lop3 (a&b)|c", "lop3 a^b^c", "prmt", "dp4a.s32", "fma.rn.f16x2", "mul.rn.f16x2", "sub.rn.f16x2", "cvt f16<->f32"};
+  const char* names[kPtxOps] = {"lop3 (a&b)|c", "lop3 a^b^c",   "prmt",         "dp4a.s32",
+                                "fma.rn.f16x2", "mul.rn.f16x2", "sub.rn.f16x2", "cvt f16<->f32"};
   for (int op = 0; op < kPtxOps; ++op) {
     int bad = 0;
     size_t first = 0;
@@ -151,8 +162,9 @@ void test_ptx_models(int n) {
     if (bad == 0) {
       std::snprintf(line, sizeof line, "ptx model %-14s %d random inputs, device == host model", names[op], n);
     } else {
-      std::snprintf(line, sizeof line, "ptx model %-14s %d of %d differ; first a=%08x b=%08x c=%08x device=%08x host=%08x",
-                    names[op], bad, n, a[first], b[first], c[first], out[first * kPtxOps + size_t(op)],
+      std::snprintf(line, sizeof line,
+                    "ptx model %-14s %d of %d differ; first a=%08x b=%08x c=%08x device=%08x host=%08x", names[op], bad,
+                    n, a[first], b[first], c[first], out[first * kPtxOps + size_t(op)],
                     host_op(op, a[first], b[first], c[first]));
     }
     report(bad == 0, line);
@@ -161,8 +173,9 @@ void test_ptx_models(int n) {
 
 // ---- GEMV, weight-only quantized x fp16 ----------------------------------------------------
 
-void test_gemv(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t seed) {
-  std::mt19937 rng(seed);
+// (rows, K) GGUF blocks of `type` from normal weights whose scale differs by row (as trained
+// rows do, and so that a row mix-up shows).
+std::vector<uint8_t> random_weights(qe_type type, int rows, int K, std::mt19937& rng) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
   const size_t row_bytes = qe_row_bytes(type, K);
   std::vector<uint8_t> w(size_t(rows) * row_bytes);
@@ -172,6 +185,15 @@ void test_gemv(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t
     for (float& v : row) v = mag * nd(rng);
     qe::ref::quantize_row(type, row.data(), w.data() + size_t(r) * row_bytes, K);
   }
+  return w;
+}
+
+void test_gemv(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const size_t row_bytes = qe_row_bytes(type, K);
+  const std::vector<uint8_t> w = random_weights(type, rows, K, rng);
+  std::vector<float> row(static_cast<size_t>(K));
   std::vector<uint16_t> x(size_t(batch) * size_t(K));
   for (uint16_t& h : x) h = qe_fp32_to_fp16(2.0f * nd(rng));
   const TiledHost t = repack_tiled(type, w.data(), rows, K);
@@ -234,7 +256,8 @@ void test_gemv(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t
       size_t diff = 0;
       for (size_t i = 0; i < y.size(); ++i) diff += std::memcmp(&y[i], &ys[i], 4) != 0;
       ok = ok && diff == 0;
-      detail += diff == 0 ? ", device == simulator bit for bit" : ", " + std::to_string(diff) + " outputs differ from the simulator";
+      detail += diff == 0 ? ", device == simulator bit for bit"
+                          : ", " + std::to_string(diff) + " outputs differ from the simulator";
     }
     char line[320];
     std::snprintf(line, sizeof line, "%s: err vs reference %.2e of sum|wx|%s", name, rel, detail.c_str());
@@ -252,11 +275,20 @@ std::vector<float> awkward_activations(int batch, int K, uint32_t seed) {
   std::vector<float> x(size_t(batch) * size_t(K));
   for (size_t i = 0; i < x.size(); ++i) {
     switch ((i / 16) % 7) {
-      case 0: x[i] = 0.75f; break;
-      case 1: x[i] = (i % 2) ? 0.0f : -0.0f; break;
-      case 2: x[i] = i % 16 == 3 ? 40.0f : nd(rng); break;
-      case 3: x[i] = 1000.0f * nd(rng); break;
-      default: x[i] = nd(rng);
+      case 0:
+        x[i] = 0.75f;
+        break;
+      case 1:
+        x[i] = (i % 2) ? 0.0f : -0.0f;
+        break;
+      case 2:
+        x[i] = i % 16 == 3 ? 40.0f : nd(rng);
+        break;
+      case 3:
+        x[i] = 1000.0f * nd(rng);
+        break;
+      default:
+        x[i] = nd(rng);
     }
   }
   return x;
@@ -264,14 +296,9 @@ std::vector<float> awkward_activations(int batch, int K, uint32_t seed) {
 
 void test_a8(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t seed) {
   std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
   const size_t row_bytes = qe_row_bytes(type, K);
-  std::vector<uint8_t> w(size_t(rows) * row_bytes);
+  const std::vector<uint8_t> w = random_weights(type, rows, K, rng);
   std::vector<float> row(static_cast<size_t>(K));
-  for (int r = 0; r < rows; ++r) {
-    for (float& v : row) v = 0.02f * float(1 + r % 5) * nd(rng);
-    qe::ref::quantize_row(type, row.data(), w.data() + size_t(r) * row_bytes, K);
-  }
   const std::vector<float> x = awkward_activations(batch, K, seed * 3u + 1u);
   const size_t halves = size_t(batch) * size_t(K / 16);
 
@@ -300,15 +327,18 @@ void test_a8(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t s
       const qe::cpu::ActBlock32& sb = spec[size_t(b) * size_t(K / 32) + size_t(blk)];
       for (int h = 0; h < 2; ++h) {
         const size_t hh = size_t(b) * size_t(K / 16) + size_t(blk) * 2 + size_t(h);
-        qbad += std::memcmp(&hd[hh], &sb.d[h], 4) != 0 || std::memcmp(&hc[hh], &sb.c[h], 4) != 0 || hs[hh] != sb.qsum[h];
-        for (int i = 0; i < 16; ++i) qbad += hq[size_t(b) * size_t(K) + size_t(blk) * 32 + size_t(h) * 16 + size_t(i)] != sb.qs[h * 16 + i];
+        qbad +=
+            std::memcmp(&hd[hh], &sb.d[h], 4) != 0 || std::memcmp(&hc[hh], &sb.c[h], 4) != 0 || hs[hh] != sb.qsum[h];
+        for (int i = 0; i < 16; ++i)
+          qbad += hq[size_t(b) * size_t(K) + size_t(blk) * 32 + size_t(h) * 16 + size_t(i)] != sb.qs[h * 16 + i];
       }
     }
   }
   char line[320];
   std::snprintf(line, sizeof line, "quantize a8 K=%d batch=%d: %s", K, batch,
-                !why.empty() ? why.c_str() : qbad == 0 ? "q, d, c, qsum equal the A8 specification bit for bit"
-                                                       : (std::to_string(qbad) + " values differ from the specification").c_str());
+                !why.empty() ? why.c_str()
+                : qbad == 0  ? "q, d, c, qsum equal the A8 specification bit for bit"
+                             : (std::to_string(qbad) + " values differ from the specification").c_str());
   report(why.empty() && qbad == 0, line);
 
   // The GEMV on the device against the simulator (bit for bit) and the specification.
@@ -340,7 +370,8 @@ void test_a8(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t s
       qe::ref::dequantize_row(type, w.data() + size_t(r) * row_bytes, row.data(), K);
       double mag = 0;
       for (int k = 0; k < K; ++k) mag += std::fabs(double(row[size_t(k)]) * double(xb[k]));
-      const double want = qe::cpu::spec::dot_a8(type, w.data() + size_t(r) * row_bytes, &spec[size_t(b) * size_t(K / 32)], K);
+      const double want =
+          qe::cpu::spec::dot_a8(type, w.data() + size_t(r) * row_bytes, &spec[size_t(b) * size_t(K / 32)], K);
       const float got = y[size_t(b) * size_t(rows) + size_t(r)];
       if (std::isnan(got)) ++unwritten;
       err2 += (double(got) - want) * (double(got) - want);
@@ -367,7 +398,8 @@ void test_a8(qe_type type, int rows, int K, int batch, bool with_sim, uint32_t s
     size_t diff = 0;
     for (size_t i = 0; i < y.size(); ++i) diff += std::memcmp(&y[i], &ys[i], 4) != 0;
     ok = ok && diff == 0;
-    detail += diff == 0 ? ", device == simulator bit for bit" : ", " + std::to_string(diff) + " outputs differ from the simulator";
+    detail += diff == 0 ? ", device == simulator bit for bit"
+                        : ", " + std::to_string(diff) + " outputs differ from the simulator";
   }
   std::snprintf(line, sizeof line, "gemv %s a8 rows=%d K=%d batch=%d: err vs specification %.2e of sum|wx|%s",
                 qe_type_get(type)->name, rows, K, batch, rel, detail.c_str());
@@ -380,14 +412,16 @@ void test_ops(uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   const int n = 4096, batch = 2, V = 128256;
-  std::vector<float> x(size_t(n) * batch), w(static_cast<size_t>(n)), gu(size_t(2 * n) * batch), logits(size_t(V) * batch);
+  std::vector<float> x(size_t(n) * batch), w(static_cast<size_t>(n)), gu(size_t(2 * n) * batch),
+      logits(size_t(V) * batch);
   for (float& v : x) v = 3.0f * nd(rng);
   for (float& v : w) v = nd(rng);
   for (float& v : gu) v = 6.0f * nd(rng);
   for (float& v : logits) v = 5.0f * nd(rng);
   logits[size_t(V) + 100] = logits[size_t(V) + 90000] = 99.0f;  // a tie in row 1: id 100 wins
 
-  DeviceBuffer<float> dx(x.size()), dw(w.size()), dgu(gu.size()), dl(logits.size()), dsw(size_t(n) * batch), dy(x.size());
+  DeviceBuffer<float> dx(x.size()), dw(w.size()), dgu(gu.size()), dl(logits.size()), dsw(size_t(n) * batch),
+      dy(x.size());
   DeviceBuffer<uint16_t> dn(x.size());
   DeviceBuffer<int32_t> dids(static_cast<size_t>(batch));
   dx.upload(x);
@@ -413,10 +447,12 @@ void test_ops(uint32_t seed) {
   const std::vector<float> hsw = dsw.download(), hy = dy.download();
   const std::vector<int32_t> hids = dids.download();
   report(hn == sn, "rmsnorm n=4096 batch=2: device == simulator bit for bit");
-  report(std::memcmp(hsw.data(), ssw.data(), hsw.size() * 4) == 0, "swiglu n=4096 batch=2: device == simulator bit for bit");
+  report(std::memcmp(hsw.data(), ssw.data(), hsw.size() * 4) == 0,
+         "swiglu n=4096 batch=2: device == simulator bit for bit");
   report(std::memcmp(hy.data(), sy.data(), hy.size() * 4) == 0, "add n=8192: device == simulator bit for bit");
-  report(hids[0] == sids[0] && hids[1] == sids[1] && hids[1] == 100,
-         "argmax V=128256 batch=2: device == simulator (" + std::to_string(hids[0]) + ", " + std::to_string(hids[1]) + ")");
+  report(hids[0] == sids[0] && hids[1] == sids[1] && hids[1] == 100, "argmax V=128256 batch=2: device == simulator (" +
+                                                                         std::to_string(hids[0]) + ", " +
+                                                                         std::to_string(hids[1]) + ")");
 }
 
 // ---- decode attention over an fp16 cache: device == simulator, bit for bit ---------------------
@@ -464,7 +500,8 @@ void test_attention(int n_heads, int n_kv_heads, int D, int n_kv, uint32_t seed)
   s.out = want.data();
   s.scratch = scr.data();
   attn_decode_sim(s);
-  report(std::memcmp(got.data(), want.data(), got.size() * 4) == 0, std::string(name) + ": device == simulator bit for bit");
+  report(std::memcmp(got.data(), want.data(), got.size() * 4) == 0,
+         std::string(name) + ": device == simulator bit for bit");
 }
 
 }  // namespace
@@ -498,7 +535,8 @@ int main(int argc, char** argv) {
     int rows, K, batch;
     bool sim;
   };
-  std::vector<Shape> shapes = {{1, 32, 1, true}, {7, 96, 3, true}, {33, 1024, 1, true}, {9, 1056, 8, true}, {70, 2080, 2, true}};
+  std::vector<Shape> shapes = {
+      {1, 32, 1, true}, {7, 96, 3, true}, {33, 1024, 1, true}, {9, 1056, 8, true}, {70, 2080, 2, true}};
   if (!quick) {
     const Shape big[] = {{4096, 4096, 1, true},  {1024, 4096, 8, true},   {11008, 4096, 1, false},
                          {4096, 11008, 1, true}, {14336, 4096, 4, false}, {4096, 14336, 1, false},
