@@ -50,8 +50,12 @@ constexpr bool gemv_variant_too_big(const GemvVariant& v, qe_type type) {
          (v.row_tile == 8 || (v.row_tile == 0 && v.rows_per_warp * v.chunks_per_round >= 8));
 }
 
+// The K-quants' largest batch: from 5 columns up their scales and sums spill on sm_80-89.
+inline constexpr int kGemvKQuantMaxBatch = 4;
+
 constexpr bool gemv_variant_compiled(const GemvVariant& v, int batch, qe_type type = QE_TYPE_Q4_0) {
   if (v.row_tile == 8 && batch > 1) return false;  // 8 rows x 2 columns spill
+  if ((type == QE_TYPE_Q4_K || type == QE_TYPE_Q6_K) && batch > kGemvKQuantMaxBatch) return false;
   if (gemv_variant_too_big(v, type)) return false;
   for (int i = 0; i < int(sizeof(kGemvVariants) / sizeof(kGemvVariants[0])); ++i) {
     if (batch > kGemvWideBatch && i >= 2) return false;

@@ -95,14 +95,21 @@ void gemv_by_batch(const GemvArgs& a, const GemvVariant& v, Launch&& launch) {
       return gemv_by_variant<F, 3>(a, v, launch);
     case 4:
       return gemv_by_variant<F, 4>(a, v, launch);
-    case 5:
-      return gemv_by_variant<F, 5>(a, v, launch);
-    case 6:
-      return gemv_by_variant<F, 6>(a, v, launch);
-    case 7:
-      return gemv_by_variant<F, 7>(a, v, launch);
     default:
-      return gemv_by_variant<F, 8>(a, v, launch);  // checked: 1..8
+      break;
+  }
+  // Batches 5-8: not for the K-quants (kGemvKQuantMaxBatch), checked before dispatch.
+  if constexpr (!std::is_same_v<F, Q4_KTiled> && !std::is_same_v<F, Q6_KTiled>) {
+    switch (a.batch) {
+      case 5:
+        return gemv_by_variant<F, 5>(a, v, launch);
+      case 6:
+        return gemv_by_variant<F, 6>(a, v, launch);
+      case 7:
+        return gemv_by_variant<F, 7>(a, v, launch);
+      default:
+        return gemv_by_variant<F, 8>(a, v, launch);  // checked: 1..8
+    }
   }
 }
 

@@ -84,12 +84,13 @@ TEST_P(GemvSim, OneHotActivationsReadEveryWeightExactly) {
   const TiledHost t = repack_tiled(p.type, p.w.data(), rows, K);
   std::vector<std::vector<float>> wref(rows, std::vector<float>(size_t(K)));
   for (int r = 0; r < rows; ++r) ref::dequantize_row(p.type, p.row(r), wref[size_t(r)].data(), K);
-  // Eight one-hot columns per launch (batch 8): K / 8 launches cover every weight.
-  for (int k0 = 0; k0 < K; k0 += 8) {
-    std::vector<uint16_t> x(size_t(8) * size_t(K), 0);
-    for (int b = 0; b < 8; ++b) x[size_t(b) * size_t(K) + size_t(k0 + b)] = 0x3C00;  // 1.0
-    const std::vector<float> y = run_sim(t, x, 8, {1, 4});
-    for (int b = 0; b < 8; ++b)
+  // One-hot columns, as many per launch as the type's largest batch (8, K-quants 4).
+  const int cols = gemv_variant_compiled({1, 4, 0}, 8, p.type) ? 8 : kGemvKQuantMaxBatch;
+  for (int k0 = 0; k0 < K; k0 += cols) {
+    std::vector<uint16_t> x(size_t(cols) * size_t(K), 0);
+    for (int b = 0; b < cols; ++b) x[size_t(b) * size_t(K) + size_t(k0 + b)] = 0x3C00;  // 1.0
+    const std::vector<float> y = run_sim(t, x, cols, {1, 4});
+    for (int b = 0; b < cols; ++b)
       for (int r = 0; r < rows; ++r)
         ASSERT_EQ(y[size_t(b) * rows + size_t(r)], wref[size_t(r)][size_t(k0 + b)]) << "row " << r << " k " << k0 + b;
   }
@@ -164,6 +165,11 @@ TEST(GemvSimArgs, RejectsBadShapesWithAMessage) {
   a.batch = 3;
   EXPECT_NE(gemv_a16_sim(a, {4, 2}).find("not compiled for batch 3"), std::string::npos);
   a.batch = 1;
+  std::vector<uint32_t> kcodes(256);
+  std::vector<uint16_t> ksc(64), kx(256 * 5);
+  std::vector<float> ky(5);
+  const GemvArgs k5{QE_TYPE_Q4_K, kcodes.data(), ksc.data(), 1, 256, 1, kx.data(), ky.data(), 5};
+  EXPECT_NE(gemv_a16_sim(k5, {1, 4}).find("not compiled for batch 5"), std::string::npos);
   a.type = QE_TYPE_Q4_K;
   EXPECT_NE(gemv_a16_sim(a).find("multiple of 256"), std::string::npos);
   a.type = QE_TYPE_Q5_K;
