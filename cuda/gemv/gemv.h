@@ -52,10 +52,13 @@ constexpr bool gemv_variant_too_big(const GemvVariant& v, qe_type type) {
 
 // The K-quants' largest batch: from 5 columns up their scales and sums spill on sm_80-89.
 inline constexpr int kGemvKQuantMaxBatch = 4;
+constexpr int gemv_max_batch(qe_type type) {
+  return type == QE_TYPE_Q4_K || type == QE_TYPE_Q6_K ? kGemvKQuantMaxBatch : 8;
+}
 
 constexpr bool gemv_variant_compiled(const GemvVariant& v, int batch, qe_type type = QE_TYPE_Q4_0) {
   if (v.row_tile == 8 && batch > 1) return false;  // 8 rows x 2 columns spill
-  if ((type == QE_TYPE_Q4_K || type == QE_TYPE_Q6_K) && batch > kGemvKQuantMaxBatch) return false;
+  if (batch > gemv_max_batch(type)) return false;
   if (gemv_variant_too_big(v, type)) return false;
   for (int i = 0; i < int(sizeof(kGemvVariants) / sizeof(kGemvVariants[0])); ++i) {
     if (batch > kGemvWideBatch && i >= 2) return false;

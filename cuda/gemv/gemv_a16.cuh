@@ -40,21 +40,26 @@ struct Half8 {
 
 constexpr uint32_t kLop3AndOr = 0xEA;  // (a & b) | c
 
-// Q4_0 group g = word g: nibble pairs -> (q - 8) / 8 in fp16, exact.
+// A word of 8 nibbles (kNibblePos order) -> four fp16x2 pairs: each pair comes out of one lop3
+// under the exponent of 1024 (1024 + q for nibble positions 0/4 and 2/6, 1024 + 16 q for 1/5 and
+// 3/7), then one fp16x2 fma (low or high multiplier and bias) scales it.
+template <uint32_t kLowMul, uint32_t kLowBias, uint32_t kHighMul, uint32_t kHighBias>
+QE_DEV Half8 dequant_nibbles(uint32_t q) {
+  constexpr uint32_t kMagic = 0x64006400u;  // 1024
+  const uint32_t q8 = q >> 8;
+  Half8 r;
+  r.h01 = hfma2(lop3<kLop3AndOr>(q, 0x000F000Fu, kMagic), kLowMul, kLowBias);
+  r.h23 = hfma2(lop3<kLop3AndOr>(q, 0x00F000F0u, kMagic), kHighMul, kHighBias);
+  r.h45 = hfma2(lop3<kLop3AndOr>(q8, 0x000F000Fu, kMagic), kLowMul, kLowBias);
+  r.h67 = hfma2(lop3<kLop3AndOr>(q8, 0x00F000F0u, kMagic), kHighMul, kHighBias);
+  return r;
+}
+
+// Q4_0 group g = word g -> (q - 8) / 8 in fp16, exact: (1024 + q) / 8 - 129 and
+// (1024 + 16 q) / 128 - 9 (1/8 = 0x3000, -129 = 0xD808, 1/128 = 0x2000, -9 = 0xC880).
 template <class S>
 QE_DEV Half8 dequant_group(Q4_0Tiled, const U32x4& v, const S&, int g) {
-  constexpr uint32_t kMagic = 0x64006400u;      // 1024
-  constexpr uint32_t kEighth = 0x30003000u;     // 1/8:   (1024 + q) / 8 - 129 = (q - 8) / 8
-  constexpr uint32_t kLowBias = 0xD808D808u;    // -129
-  constexpr uint32_t kHundredth = 0x20002000u;  // 1/128: (1024 + 16 q) / 128 - 9 = (q - 8) / 8
-  constexpr uint32_t kHighBias = 0xC880C880u;   // -9
-  const uint32_t q = word_of(v, g), q8 = q >> 8;
-  Half8 r;
-  r.h01 = hfma2(lop3<kLop3AndOr>(q, 0x000F000Fu, kMagic), kEighth, kLowBias);
-  r.h23 = hfma2(lop3<kLop3AndOr>(q, 0x00F000F0u, kMagic), kHundredth, kHighBias);
-  r.h45 = hfma2(lop3<kLop3AndOr>(q8, 0x000F000Fu, kMagic), kEighth, kLowBias);
-  r.h67 = hfma2(lop3<kLop3AndOr>(q8, 0x00F000F0u, kMagic), kHundredth, kHighBias);
-  return r;
+  return dequant_nibbles<0x30003000u, 0xD808D808u, 0x20002000u, 0xC880C880u>(word_of(v, g));
 }
 
 // Q8_0 group g = words 2g, 2g+1: byte pairs under 0x64 -> 1024 + (q + 128) -> q / 128, exact.
@@ -130,21 +135,11 @@ QE_DEV GroupScale group_scale(Q4_KTiled, const ScalesQ4_K& s, int g) {
   return {half_lo_to_float(dd) * sc * Q4_KTiled::kScaleMul, -(half_hi_to_float(dd) * m)};
 }
 
-// Q4_K group g: nibble pairs -> q / 8 in fp16, exact (no offset: the min is applied apart).
+// Q4_K group g -> q / 8 in fp16, exact (no offset: the min is applied apart): (1024 + q) / 8
+// - 128 and (1024 + 16 q) / 128 - 8 (-128 = 0xD800, -8 = 0xC800).
 template <class S>
 QE_DEV Half8 dequant_group(Q4_KTiled, const U32x4& v, const S&, int g) {
-  constexpr uint32_t kMagic = 0x64006400u;      // 1024
-  constexpr uint32_t kEighth = 0x30003000u;     // 1/8:   (1024 + q) / 8 - 128 = q / 8
-  constexpr uint32_t kLowBias = 0xD800D800u;    // -128
-  constexpr uint32_t kHundredth = 0x20002000u;  // 1/128: (1024 + 16 q) / 128 - 8 = q / 8
-  constexpr uint32_t kHighBias = 0xC800C800u;   // -8
-  const uint32_t q = word_of(v, g), q8 = q >> 8;
-  Half8 r;
-  r.h01 = hfma2(lop3<kLop3AndOr>(q, 0x000F000Fu, kMagic), kEighth, kLowBias);
-  r.h23 = hfma2(lop3<kLop3AndOr>(q, 0x00F000F0u, kMagic), kHundredth, kHighBias);
-  r.h45 = hfma2(lop3<kLop3AndOr>(q8, 0x000F000Fu, kMagic), kEighth, kLowBias);
-  r.h67 = hfma2(lop3<kLop3AndOr>(q8, 0x00F000F0u, kMagic), kHundredth, kHighBias);
-  return r;
+  return dequant_nibbles<0x30003000u, 0xD800D800u, 0x20002000u, 0xC800C800u>(word_of(v, g));
 }
 
 struct ScalesQ6_K {
@@ -262,14 +257,8 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
 
   // Rows past the end repeat the last row: loads stay in bounds, results are not written.
   int row[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) row[r] = row0 + r < rows ? row0 + r : rows - 1;
-
   float acc[R][B];
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int b = 0; b < B; ++b) acc[r][b] = 0.0f;
+  rows_begin<R, B>(row0, rows, row, acc);
 
   allow_dependent_launch();  // the next kernel may start streaming its own weights
   // Software pipeline: round n + 1's weights are requested before round n is computed, so a
@@ -336,14 +325,9 @@ __global__ void __launch_bounds__(kGemvThreads, 4)
   const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) / 32;
   const int row0 = int(blockIdx.x) * T;
 
-  int row[T];  // rows past the end repeat the last row: loads stay in bounds, nothing is written
-#pragma unroll
-  for (int t = 0; t < T; ++t) row[t] = row0 + t < rows ? row0 + t : rows - 1;
+  int row[T];
   float acc[T][B];
-#pragma unroll
-  for (int t = 0; t < T; ++t)
-#pragma unroll
-    for (int b = 0; b < B; ++b) acc[t][b] = 0.0f;
+  rows_begin<T, B>(row0, rows, row, acc);
 
   allow_dependent_launch();
   U32x4 wq[1][T];

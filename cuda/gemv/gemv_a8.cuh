@@ -169,14 +169,9 @@ __global__ void __launch_bounds__(128, 4)
   const int row0 = int(blockIdx.x) * T;
   const int blocks_per_row = K / 32;
 
-  int row[T];  // rows past the end repeat the last row: loads stay in bounds, nothing is written
-#pragma unroll
-  for (int t = 0; t < T; ++t) row[t] = row0 + t < rows ? row0 + t : rows - 1;
+  int row[T];
   float acc[T][B];
-#pragma unroll
-  for (int t = 0; t < T; ++t)
-#pragma unroll
-    for (int b = 0; b < B; ++b) acc[t][b] = 0.0f;
+  rows_begin<T, B>(row0, rows, row, acc);
 
   allow_dependent_launch();
   grid_dependency_wait();  // q, d, c, qsum come from the previous kernel

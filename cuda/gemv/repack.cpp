@@ -31,6 +31,21 @@ void pack_group(const qe_block_q8_0& b, int i0, uint32_t* words) {
   }
 }
 
+// A tiled matrix of `rows` x K with every code word `pad_word` (the code of 0) and every scale 0,
+// so the padding past K reads as zeros.
+template <class F>
+TiledHost empty_tiled(qe_type t, int rows, int K, uint32_t pad_word) {
+  using L = Tiled<F>;
+  TiledHost h;
+  h.type = t;
+  h.rows = rows;
+  h.K = K;
+  h.chunks = L::chunks(K);
+  h.codes.assign(size_t(rows) * size_t(h.chunks) * L::kChunkWords, pad_word);
+  h.scales.assign(size_t(rows) * size_t(h.chunks) * L::kChunkScales, 0);
+  return h;
+}
+
 // Q4_K: element n (0..255) of a super-block is nibble (n % 64) / 32 of qs[32 (n / 64) + n % 32].
 uint32_t code_of(const qe_block_q4_K& b, int n) {
   const uint8_t byte = b.qs[32 * (n / 64) + n % 32];
@@ -39,14 +54,8 @@ uint32_t code_of(const qe_block_q4_K& b, int n) {
 
 TiledHost repack_q4_k(const qe_block_q4_K* src, int rows, int K) {
   using L = Tiled<Q4_KTiled>;
-  TiledHost h;
-  h.type = QE_TYPE_Q4_K;
-  h.rows = rows;
-  h.K = K;
-  h.chunks = L::chunks(K);
+  TiledHost h = empty_tiled<Q4_KTiled>(QE_TYPE_Q4_K, rows, K, 0);
   const size_t row_words = size_t(h.chunks) * L::kChunkWords, row_scales = size_t(h.chunks) * L::kChunkScales;
-  h.codes.assign(size_t(rows) * row_words, 0);
-  h.scales.assign(size_t(rows) * row_scales, 0);
   const int supers = K / 256;
   for (int r = 0; r < rows; ++r)
     for (int sb = 0; sb < supers; ++sb) {
@@ -80,14 +89,8 @@ uint32_t high_of(const qe_block_q6_K& b, int n) {
 
 TiledHost repack_q6_k(const qe_block_q6_K* src, int rows, int K) {
   using L = Tiled<Q6_KTiled>;
-  TiledHost h;
-  h.type = QE_TYPE_Q6_K;
-  h.rows = rows;
-  h.K = K;
-  h.chunks = L::chunks(K);
+  TiledHost h = empty_tiled<Q6_KTiled>(QE_TYPE_Q6_K, rows, K, 0);
   const size_t row_words = size_t(h.chunks) * L::kChunkWords, row_scales = size_t(h.chunks) * L::kChunkScales;
-  h.codes.assign(size_t(rows) * row_words, 0);
-  h.scales.assign(size_t(rows) * row_scales, 0);
   // Where each element's high bits go in bytes A (even elements) and B (odd): e2/e3 at bit 0,
   // e6/e7 at 2, e0/e1 at 4, e4/e5 at 6 (see tiled_layout.h).
   constexpr int kHighShift[8] = {4, 4, 0, 0, 6, 6, 2, 2};
@@ -120,14 +123,8 @@ template <class F, class Block>
 TiledHost repack(qe_type t, const Block* src, int rows, int K, uint32_t pad_word) {
   using L = Tiled<F>;
   constexpr int G = F::kGroups, kWordsPerGroup = 4 / G;
-  TiledHost h;
-  h.type = t;
-  h.rows = rows;
-  h.K = K;
-  h.chunks = L::chunks(K);
+  TiledHost h = empty_tiled<F>(t, rows, K, pad_word);
   const size_t row_words = size_t(h.chunks) * L::kChunkWords, row_scales = size_t(h.chunks) * L::kChunkScales;
-  h.codes.assign(size_t(rows) * row_words, pad_word);  // padding: the code of 0
-  h.scales.assign(size_t(rows) * row_scales, 0);       // and scale 0
   const int blocks_per_row = K / 32;
   for (int r = 0; r < rows; ++r) {
     const Block* row = src + size_t(r) * size_t(blocks_per_row);

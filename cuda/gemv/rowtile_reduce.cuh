@@ -1,4 +1,5 @@
-// rowtile_reduce.cuh: the end of every row-tiled GEMV: each lane's partial sums of T rows x B
+// rowtile_reduce.cuh: the two ends of every GEMV that gives a warp or block N rows: the rows'
+// indices and zeroed sums at the start, and at the end of the row-tiled ones: each lane's partial sums of T rows x B
 // columns meet in a shuffle butterfly per warp, then across the block's warps in shared memory in
 // a fixed order (deterministic: the simulator computes the device's bits).
 #pragma once
@@ -8,6 +9,18 @@
 #include "common/simt_api.cuh"
 
 namespace qe::cuda {
+
+// row[n] = row0 + n, except that rows past the end repeat the last row (loads stay in bounds;
+// nothing is written for them); acc zeroed.
+template <int N, int B>
+QE_DEVICE_FN void rows_begin(int row0, int rows, int (&row)[N], float (&acc)[N][B]) {
+#pragma unroll
+  for (int n = 0; n < N; ++n) {
+    row[n] = row0 + n < rows ? row0 + n : rows - 1;
+#pragma unroll
+    for (int b = 0; b < B; ++b) acc[n][b] = 0.0f;
+  }
+}
 
 // The warp's sum of v, the same in every lane (butterfly, fixed order).
 QE_DEVICE_FN float warp_sum(float v) {

@@ -547,7 +547,7 @@ int main(int argc, char** argv) {
   for (qe_type type : {QE_TYPE_Q4_0, QE_TYPE_Q8_0, QE_TYPE_Q4_K, QE_TYPE_Q6_K})
     for (const Shape& s : shapes) {
       const int be = qe_type_get(type)->block_elems;  // Q4_K: K rounded up to 256
-      test_gemv(type, s.rows, (s.K + be - 1) / be * be, s.batch, s.sim, seed++);
+      test_gemv(type, s.rows, (s.K + be - 1) / be * be, std::min(s.batch, gemv_max_batch(type)), s.sim, seed++);
     }
   std::vector<Shape> a8_shapes = {{300, 32, 1, true}, {9, 1056, 2, true}, {70, 2080, 2, true}, {5, 4128, 1, true}};
   if (!quick) {
